@@ -1,0 +1,37 @@
+"""Shared command-line plumbing: one-line errors with exit code 2 for user mistakes."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
+
+from lake.errors import UserError
+
+F = TypeVar("F", bound=Callable)
+
+
+def user_errors(fn: F) -> F:
+    """Wrap a CLI command: UserError (and bad files) become `error: ...` on stderr, exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str) -> None:
+    """Print a one-line error and exit 2 (for code outside a wrapped command)."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)

@@ -1,0 +1,85 @@
+"""The lake's table schemas: the contract every package relies on (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+PROBLEMS = pa.schema(
+    [
+        ("problem_id", pa.string()),
+        ("source", pa.string()),
+        ("problem", pa.string()),
+        ("answer", pa.string()),
+        ("domain", pa.string()),
+        ("level", pa.int32()),
+        ("meta", pa.string()),  # JSON object as text
+    ]
+)
+
+TRACES = pa.schema(
+    [
+        ("trace_id", pa.string()),
+        ("problem_id", pa.string()),
+        ("run", pa.string()),
+        ("teacher", pa.string()),
+        ("sample_idx", pa.int32()),
+        ("prompt", pa.string()),  # JSON list of chat messages
+        ("reasoning", pa.string()),
+        ("completion", pa.string()),
+        ("finish_reason", pa.string()),
+        ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()),
+        ("latency_s", pa.float64()),
+        ("cost_usd", pa.float64()),
+        ("temperature", pa.float64()),
+        ("top_p", pa.float64()),
+        ("max_tokens", pa.int64()),
+        ("seed", pa.int64()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+        ("error", pa.string()),
+    ]
+)
+
+VERDICT_STATUSES = ("ok", "no_answer", "truncated", "timeout", "error")
+
+VERDICTS = pa.schema(
+    [
+        ("trace_id", pa.string()),
+        ("problem_id", pa.string()),
+        ("pred", pa.string()),
+        ("correct", pa.bool_()),
+        ("status", pa.string()),
+        ("verifier", pa.string()),
+        ("elapsed_ms", pa.float64()),
+    ]
+)
+
+EVALS = pa.schema(
+    [
+        ("model", pa.string()),
+        ("stage", pa.string()),
+        ("benchmark", pa.string()),
+        ("k", pa.int32()),
+        ("pass_at_1", pa.float64()),
+        ("maj_at_k", pa.float64()),
+        ("n", pa.int32()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "problems": PROBLEMS,
+    "traces": TRACES,
+    "verdicts": VERDICTS,
+    "evals": EVALS,
+    # units that failed after the teacher's retries; a resume retries them, `traces` never holds them
+    "trace_errors": TRACES,
+}
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Select and cast columns into the schema's order; a missing column is an error."""
+    missing = [f.name for f in schema if f.name not in table.column_names]
+    if missing:
+        raise ValueError(f"missing columns: {', '.join(missing)}")
+    return table.select(schema.names).cast(schema)

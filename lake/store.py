@@ -1,0 +1,188 @@
+"""The lake: parquet shards per table, made visible only through an atomically replaced manifest.
+
+Write protocol (why each step): the shard is written under a temporary name and fsynced, so a crash
+never leaves a half-written file under a real name; it is then renamed (atomic on POSIX) and only
+afterwards listed in `_manifest.json`, itself replaced by rename under a file lock, so concurrent
+writers (shards of one run on several workers) never lose each other's entries. Readers trust the
+manifest alone: a shard renamed but not yet listed is invisible, and `gc()` may remove it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lake.errors import UserError
+from lake.schema import TABLES
+
+MANIFEST = "_manifest.json"
+_LOCK = ".manifest.lock"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see either the old or the new content, never a mix."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Lake:
+    """A lake rooted at `root`. Table names are relative paths: "problems", "traces", "views/sft"."""
+
+    def __init__(self, root: str | Path, create: bool = True):
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"lake path {self.root} is a file, not a directory")
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
+
+    # -- paths -------------------------------------------------------------------------------
+    def path(self, table: str) -> Path:
+        if table.startswith("/") or ".." in Path(table).parts:
+            raise ValueError(f"bad table name {table!r}")
+        return self.root / table
+
+    def _manifest_path(self, table: str) -> Path:
+        return self.path(table) / MANIFEST
+
+    @contextlib.contextmanager
+    def _locked(self, table: str) -> Iterator[None]:
+        d = self.path(table)
+        d.mkdir(parents=True, exist_ok=True)
+        with open(d / _LOCK, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    # -- manifest ----------------------------------------------------------------------------
+    def manifest(self, table: str) -> dict:
+        p = self._manifest_path(table)
+        if not p.exists():
+            return {"table": table, "shards": []}
+        return json.loads(p.read_text())
+
+    def _save_manifest(self, table: str, manifest: dict) -> None:
+        atomic_write_bytes(self._manifest_path(table), json.dumps(manifest, indent=1).encode())
+
+    # -- writing -----------------------------------------------------------------------------
+    def _write_file(self, table: str, data: pa.Table, partition: str | None) -> dict:
+        d = self.path(table) / partition if partition else self.path(table)
+        d.mkdir(parents=True, exist_ok=True)
+        name = f"part-{uuid.uuid4().hex[:16]}.parquet"
+        tmp = d / f".{name}.tmp"
+        pq.write_table(data, tmp, compression="zstd")
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, d / name)
+        fsync_dir(d)
+        rel = f"{partition}/{name}" if partition else name
+        return {"file": rel, "rows": data.num_rows, "sha256": _sha256(d / name)}
+
+    def write(self, table: str, data: pa.Table, partition: str | None = None) -> Path:
+        """Append one shard to `table` (conformed to the table's schema when it has one)."""
+        return self.write_many(table, [data], partition)[0]
+
+    def write_many(self, table: str, datas: list[pa.Table], partition: str | None = None) -> list[Path]:
+        """Append several shards in one manifest update: all become visible together, or none."""
+        datas = [self._conform(table, t) for t in datas]
+        entries = [self._write_file(table, t, partition) for t in datas]
+        with self._locked(table):
+            m = self.manifest(table)
+            m["shards"].extend(entries)
+            self._save_manifest(table, m)
+        return [self.path(table) / e["file"] for e in entries]
+
+    def replace(self, table: str, datas: list[pa.Table], partition: str | None = None) -> list[Path]:
+        """Swap all shards of `table` for these in one manifest update, then delete the old files."""
+        datas = [self._conform(table, t) for t in datas]
+        entries = [self._write_file(table, t, partition) for t in datas]
+        with self._locked(table):
+            old = self.manifest(table)["shards"]
+            self._save_manifest(table, {"table": table, "shards": entries})
+        for e in old:
+            (self.path(table) / e["file"]).unlink(missing_ok=True)
+        return [self.path(table) / e["file"] for e in entries]
+
+    @staticmethod
+    def _conform(table: str, data: pa.Table) -> pa.Table:
+        schema = TABLES.get(table)
+        if schema is None:
+            return data
+        missing = [f.name for f in schema if f.name not in data.column_names]
+        if missing:
+            raise ValueError(f"{table}: missing columns {', '.join(missing)}")
+        return data.select(schema.names).cast(schema)
+
+    # -- reading -----------------------------------------------------------------------------
+    def files(self, table: str) -> list[Path]:
+        return [self.path(table) / e["file"] for e in self.manifest(table)["shards"]]
+
+    def has(self, table: str) -> bool:
+        return bool(self.manifest(table)["shards"])
+
+    def rows(self, table: str) -> int:
+        return sum(e["rows"] for e in self.manifest(table)["shards"])
+
+    def read(self, table: str, columns: list[str] | None = None) -> pa.Table:
+        files = self.files(table)
+        schema = TABLES.get(table)
+        if not files:
+            if schema is None:
+                return pa.table({})
+            empty = schema.empty_table()
+            return empty.select(columns) if columns else empty
+        parts = [pq.read_table(f, columns=columns) for f in files]
+        if schema is not None:
+            target = pa.schema([schema.field(c) for c in columns]) if columns else schema
+            parts = [p.cast(target) for p in parts]
+            return pa.concat_tables(parts)
+        return pa.concat_tables(parts, promote_options="permissive")
+
+    def tables(self) -> list[str]:
+        """Every table (directory holding a manifest) under the root, as relative names."""
+        found = [p.parent.relative_to(self.root).as_posix() for p in self.root.rglob(MANIFEST)]
+        return sorted(found)
+
+    def gc(self, table: str) -> int:
+        """Remove shard files that no manifest lists (left by a crash between rename and manifest)."""
+        listed = {self.path(table) / e["file"] for e in self.manifest(table)["shards"]}
+        removed = 0
+        for p in self.path(table).rglob("*.parquet"):
+            if p not in listed:
+                p.unlink()
+                removed += 1
+        for p in self.path(table).rglob(".part-*.tmp"):
+            p.unlink()
+            removed += 1
+        return removed

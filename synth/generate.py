@@ -1,0 +1,229 @@
+"""`synth generate`: the loop every teacher runs in.
+
+The unit of work is (run, problem_id, sample_idx). A unit is done when its trace is in the lake;
+a restart recovers whatever the journal holds, then asks the teacher only for the units still
+missing. The teacher never sees the lake and the lake never sees the teacher.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow.compute as pc
+
+from lake import Lake
+from lake.errors import UserError
+from lake.ids import stable_hash, trace_id
+from lake.store import atomic_write_bytes
+from synth.config import GenerateConfig
+from synth.journal import Journal, compact
+from synth.progress import GenerateProgress
+from synth.teachers import make_teacher
+from synth.teachers.base import Completion, SampleRequest
+
+FAILED_TABLE = "trace_errors"
+COMPACT_EVERY = 50_000  # journal rows before an intermediate compaction into a shard
+
+
+@dataclass
+class RunSummary:
+    run: str
+    total: int
+    done_before: int
+    new: int = 0
+    failed: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+    stopped: str | None = None  # "interrupted" | "budget" | None
+    extra: dict = field(default_factory=dict)
+
+    def line(self) -> str:
+        done = self.done_before + self.new
+        head = f"run {self.run}: {done}/{self.total} samples done ({self.new} new, {self.failed} failed)"
+        tail = f", {self.tokens:,} completion tokens, ${self.cost_usd:.4f}, {self.seconds:.1f}s"
+        stop = f" — stopped: {self.stopped}" if self.stopped else ""
+        return head + tail + stop
+
+
+def journal_dir(lake: Lake, run: str) -> Path:
+    return lake.root / "_journal" / f"run={run}"
+
+
+def worker_name(cfg: GenerateConfig) -> str:
+    i, n = cfg.shard
+    return f"shard-{i}-of-{n}"
+
+
+def unit_seed(seed: int, pid: str, idx: int) -> int:
+    return int(stable_hash(f"{seed}\x1f{pid}\x1f{idx}", 8), 16) & 0x7FFFFFFF
+
+
+def select_problems(lake: Lake, cfg: GenerateConfig) -> list[dict]:
+    """This worker's problems, in a fixed order: sorted by id, sliced by shard, then limited."""
+    table = lake.read("problems")
+    if table.num_rows == 0:
+        raise UserError(f"no problems in {lake.root} (run `synth problems --source ...` first)")
+    table = table.sort_by("problem_id")
+    i, n = cfg.shard
+    if n > 1:
+        bucket = [int(p[:8], 16) % n for p in table.column("problem_id").to_pylist()]
+        table = table.filter(pc.equal(bucket, i))
+    if cfg.limit is not None:
+        table = table.slice(0, cfg.limit)
+    return table.to_pylist()
+
+
+def build_messages(cfg: GenerateConfig, problem: str) -> list[dict]:
+    messages = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
+    user = f"{problem}\n{cfg.instruction}" if cfg.instruction else problem
+    return messages + [{"role": "user", "content": user}]
+
+
+def build_requests(cfg: GenerateConfig, problems: list[dict], done: set[str]) -> list[SampleRequest]:
+    out = []
+    for p in problems:
+        messages = build_messages(cfg, p["problem"])
+        for idx in range(cfg.samples):
+            if trace_id(cfg.run, p["problem_id"], idx) in done:
+                continue
+            out.append(
+                SampleRequest(
+                    problem_id=p["problem_id"],
+                    sample_idx=idx,
+                    messages=messages,
+                    problem=p["problem"],
+                    answer=p["answer"],
+                    level=int(p["level"] or 0),
+                    temperature=cfg.temperature,
+                    top_p=cfg.top_p,
+                    max_tokens=cfg.max_tokens,
+                    seed=unit_seed(cfg.seed, p["problem_id"], idx),
+                    domain=p["domain"] or "",
+                    meta=p["meta"] or "{}",
+                )
+            )
+    return out
+
+
+def trace_row(cfg: GenerateConfig, teacher: str, req: SampleRequest, c: Completion) -> dict:
+    return {
+        "trace_id": trace_id(cfg.run, req.problem_id, req.sample_idx),
+        "problem_id": req.problem_id,
+        "run": cfg.run,
+        "teacher": teacher,
+        "sample_idx": req.sample_idx,
+        "prompt": json.dumps(req.messages, ensure_ascii=False),
+        "reasoning": c.reasoning,
+        "completion": c.completion,
+        "finish_reason": c.finish_reason,
+        "prompt_tokens": c.prompt_tokens,
+        "completion_tokens": c.completion_tokens,
+        "latency_s": c.latency_s,
+        "cost_usd": c.cost_usd,
+        "temperature": req.temperature,
+        "top_p": req.top_p,
+        "max_tokens": req.max_tokens,
+        "seed": req.seed,
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "error": c.error,
+    }
+
+
+def done_ids(lake: Lake, run: str) -> set[str]:
+    traces = lake.read("traces", columns=["trace_id", "run"])
+    traces = traces.filter(pc.equal(traces.column("run"), run))
+    return set(traces.column("trace_id").to_pylist())
+
+
+def recover(lake: Lake, cfg: GenerateConfig, done: set[str]) -> None:
+    """Compact this worker's leftover journals (a crashed or interrupted earlier attempt)."""
+    d = journal_dir(lake, cfg.run)
+    for path in sorted(d.glob(f"{worker_name(cfg)}*.jsonl")) if d.exists() else []:
+        compact(lake, path, cfg.run, done, FAILED_TABLE)
+
+
+def write_run_info(lake: Lake, cfg: GenerateConfig, n_problems: int) -> None:
+    """Per-run metadata for `synth status` and provenance (never holds secrets: no keys are in cfg)."""
+    info = {k: v for k, v in asdict(cfg).items() if k not in ("lake", "progress")}
+    info["lake"] = None
+    info["problems"] = n_problems
+    path = lake.root / "runs" / f"{cfg.run}.{worker_name(cfg)}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, json.dumps(info, indent=1, default=str).encode())
+
+
+def validate(cfg: GenerateConfig) -> None:
+    i, n = cfg.shard
+    if n < 1 or not 0 <= i < n:
+        raise UserError(f"--shard {i}/{n}: need 0 <= I < N")
+    if cfg.samples < 1:
+        raise UserError("--samples must be >= 1")
+    if cfg.max_tokens < 1:
+        raise UserError("--max-tokens must be >= 1")
+    if not cfg.run or "/" in cfg.run or "=" in cfg.run:
+        raise UserError(f"--run {cfg.run!r}: use a plain name (no '/' or '=')")
+
+
+def main(cfg: GenerateConfig) -> RunSummary:
+    validate(cfg)
+    lake = Lake(cfg.lake)
+    teacher = make_teacher(cfg.teacher, cfg)
+    problems = select_problems(lake, cfg)
+    write_run_info(lake, cfg, len(problems))
+    journal = Journal(journal_dir(lake, cfg.run), worker_name(cfg))  # locks this (run, shard)
+    done = done_ids(lake, cfg.run)
+    recover(lake, cfg, done)
+    journal.open()
+    requests = build_requests(cfg, problems, done)
+    total = len(problems) * cfg.samples
+    summary = RunSummary(run=cfg.run, total=total, done_before=total - len(requests))
+    start = time.monotonic()
+    try:
+        _consume(cfg, lake, teacher, requests, journal, summary, done)
+    except KeyboardInterrupt:
+        summary.stopped = "interrupted"
+    finally:
+        _ignore_sigint()
+        teacher.close()
+        journal.close()
+        compact(lake, journal.path, cfg.run, done, FAILED_TABLE)
+        summary.seconds = time.monotonic() - start
+    if summary.stopped is None and getattr(teacher, "budget_exhausted", False):
+        summary.stopped = "budget"
+    return summary
+
+
+def _consume(cfg, lake, teacher, requests, journal, summary, done) -> None:
+    budget = getattr(cfg, "budget_usd", None)
+    with GenerateProgress(len(requests), enabled=cfg.progress, budget_usd=budget) as bar:
+        stream = teacher.generate(requests)
+        try:
+            for i, (req, c) in enumerate(stream, 1):
+                journal.append(trace_row(cfg, teacher.name, req, c))
+                if c.error:
+                    summary.failed += 1
+                else:
+                    summary.new += 1
+                summary.tokens += c.completion_tokens
+                summary.cost_usd += c.cost_usd
+                bar.advance(c.completion_tokens, summary.cost_usd)
+                if i % COMPACT_EVERY == 0:
+                    compact(lake, journal.rotate(), cfg.run, done, FAILED_TABLE)
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()
+
+
+def _ignore_sigint() -> None:
+    """While flushing after Ctrl-C, a second Ctrl-C must not tear the compaction."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        pass

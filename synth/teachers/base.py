@@ -1,0 +1,58 @@
+"""The teacher contract. Every backend (procedural, openai, vllm, hf) turns sample requests
+into completions; the generation loop (synth/generate.py) owns journaling, resume and progress.
+
+A backend yields results in whatever order they complete. The loop may stop consuming at any
+time (Ctrl-C, budget): backends must tolerate `close()` on their generator and cancel their
+outstanding work there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    """One work unit: sample `sample_idx` of problem `problem_id` in a run."""
+
+    problem_id: str
+    sample_idx: int
+    messages: list[dict]  # chat messages sent to the teacher
+    problem: str
+    answer: str  # gold answer; only the procedural teacher may look at it
+    level: int
+    temperature: float
+    top_p: float
+    max_tokens: int
+    seed: int  # per-unit seed, derived from (run seed, problem_id, sample_idx)
+    domain: str = ""
+    meta: str = "{}"  # the problem's meta JSON (builtin problems carry their structure here)
+
+
+@dataclass
+class Completion:
+    completion: str  # visible text (for R1-style models: the text after reasoning, or all of it)
+    finish_reason: str  # stop | length | error
+    reasoning: str | None = None  # separate reasoning channel (reasoning_content), if the server has one
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    cost_usd: float = 0.0
+    error: str | None = None  # set when the unit failed after retries; resume retries it
+    extra: dict = field(default_factory=dict)  # backend-specific facts, never written to the lake
+
+
+class Teacher(Protocol):
+    name: str  # recorded in traces.teacher, e.g. "procedural", "openai:gpt-x"
+
+    def generate(self, requests: list[SampleRequest]) -> Iterator[tuple[SampleRequest, Completion]]:
+        """Yield one (request, completion) per request, in completion order."""
+        ...
+
+    def close(self) -> None:
+        """Release clients, engines, pools."""
+        ...
