@@ -1,0 +1,38 @@
+"""`curate stats`: rows per lake table, then any registered summary sections (verification, funnel)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from lake import Lake
+from lake.errors import UserError
+
+# name -> function(lake_root) returning a rich renderable or None; other steps register their summaries here
+SECTIONS: dict[str, Callable] = {}
+
+
+def table_counts(lake: Lake) -> Table:
+    t = Table(title=f"lake {lake.root}")
+    t.add_column("table")
+    t.add_column("shards", justify="right")
+    t.add_column("rows", justify="right")
+    for name in lake.tables():
+        m = lake.manifest(name)["shards"]
+        t.add_row(name, str(len(m)), f"{sum(e['rows'] for e in m):,}")
+    return t
+
+
+def main(root: Path) -> None:
+    lake = Lake(root, create=False)
+    if not lake.root.is_dir():
+        raise UserError(f"no lake at {root}")
+    console = Console()
+    console.print(table_counts(lake))
+    for section in SECTIONS.values():
+        renderable = section(root)
+        if renderable is not None:
+            console.print(renderable)
