@@ -1,0 +1,255 @@
+"""Answer extraction and gold normalisation: pure functions, standard library only.
+
+Everything here runs in the parent process on untrusted model output (up to megabytes of junk), so every
+scan is linear and every regular expression is anchored or bounded: nothing in this module can hang.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+
+# Reasoning delimiters: (open, close). R1/Qwen style and the Bespoke/OpenThoughts style.
+_THINK_TAGS = (("<think>", "</think>"), ("<|begin_of_thought|>", "<|end_of_thought|>"))
+_SOLUTION_TAGS = ("<|begin_of_solution|>", "<|end_of_solution|>")
+_BOX_COMMANDS = ("\\boxed", "\\fbox")
+# How many earlier \boxed occurrences to try when the last one is unbalanced (bounded: no quadratic scan).
+_MAX_BOX_RETRIES = 8
+_MAX_BOX_CHARS = 20_000
+_BRACE = re.compile(r"\\[{}]|[{}]")
+# Phrases a model uses instead of \boxed; the answer runs to the end of its line.
+# Applied to one line; the greedy `.*` makes it find the line's last phrase.
+_ANSWER_PHRASE = re.compile(
+    r"(?:^\s*answer\s*:|.*(?:final answer|the answer)\s*(?:is|:)|.*####)\s*:?\s*(?P<ans>.{1,200})",
+    re.IGNORECASE,
+)
+_BARE_NUMBER = re.compile(r"\$?\s*(?P<num>[-+]?\d[\d,]*(?:\.\d+)?)\s*\$?\.?")
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_SPAN = re.compile(r"\$([^$]+)\$")
+_SPAN_LIST = re.compile(r"\$[^$]+\$(?:\s*,\s*\$[^$]+\$)*")
+_WHOLE_FLOAT = re.compile(r"(?P<int>[-+]?\d+)\.0*")
+_MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+
+
+def split_reasoning(text: str) -> tuple[str | None, str]:
+    """Split a response into (reasoning, visible answer part).
+
+    A closed block gives (inside, after). A close tag without its opener (the prompt opened the block)
+    gives (before, after). An opener that is never closed (a truncated response) gives (rest, "").
+    No block at all gives (None, text).
+    """
+    for open_tag, close_tag in _THINK_TAGS:
+        start = text.find(open_tag)
+        end = text.find(close_tag, start + len(open_tag) if start >= 0 else 0)
+        if start >= 0 and end >= 0:
+            return text[start + len(open_tag) : end], _strip_solution(text[end + len(close_tag) :])
+        if start >= 0:
+            return text[start + len(open_tag) :], ""
+        if end >= 0:
+            return text[:end], _strip_solution(text[end + len(close_tag) :])
+    return None, text
+
+
+def _strip_solution(visible: str) -> str:
+    """Drop the `<|begin_of_solution|>` wrapper of the OpenThoughts style."""
+    open_tag, close_tag = _SOLUTION_TAGS
+    start = visible.find(open_tag)
+    if start >= 0:
+        visible = visible[start + len(open_tag) :]
+    end = visible.rfind(close_tag)
+    if end >= 0:
+        visible = visible[:end]
+    return visible
+
+
+def has_think_block(text: str) -> bool:
+    """True when the response holds a closed reasoning block with some content in it."""
+    for open_tag, close_tag in _THINK_TAGS:
+        start = text.find(open_tag)
+        if start < 0:
+            continue
+        end = text.find(close_tag, start + len(open_tag))
+        if end >= 0 and text[start + len(open_tag) : end].strip():
+            return True
+    return False
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last balanced `\\boxed{..}` / `\\fbox{..}` (nested braces allowed), stripped.
+
+    Also accepts the brace-less form `\\boxed 5`. An unbalanced last box (a truncated response) falls
+    back to the previous one, a bounded number of times. None when there is no usable box.
+    """
+    end = len(text)
+    for _ in range(_MAX_BOX_RETRIES):
+        pos, cmd = _rfind_any(text, _BOX_COMMANDS, end)
+        if pos < 0:
+            return None
+        content = _box_content(text, pos + len(cmd))
+        if content is not None:
+            return content.strip()
+        end = pos
+    return None
+
+
+def _rfind_any(text: str, needles: tuple[str, ...], end: int) -> tuple[int, str]:
+    best, best_needle = -1, ""
+    for needle in needles:
+        pos = text.rfind(needle, 0, end)
+        if pos > best:
+            best, best_needle = pos, needle
+    return best, best_needle
+
+
+def _box_content(text: str, i: int) -> str | None:
+    """The argument of a box command whose name ends at index i, or None if it is unbalanced."""
+    if i < len(text) and text[i] == " ":
+        # `\boxed 5` form: the argument runs to the next `$` or whitespace.
+        m = re.match(r" +([^\s$]{1,200})", text[i : i + 256])
+        return m.group(1) if m else None
+    if i >= len(text) or text[i] != "{":
+        return None
+    depth = 0
+    # The scan is bounded: no real answer is longer, and a megabyte of braces must stay cheap.
+    for m in _BRACE.finditer(text, i, i + _MAX_BOX_CHARS):
+        tok = m.group()
+        if tok == "{":
+            depth += 1
+        elif tok == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1 : m.start()]
+        # `\{` / `\}` are literal set braces, not grouping: skipped.
+    return None
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer of a response, or None.
+
+    Order: the last box in the visible part, then an answer phrase ("the final answer is ...",
+    "Answer: ...", "#### ...") in the visible part, then a visible part that is just a number,
+    then the last box inside the reasoning. A box always wins over a phrase: models often write
+    "the answer is \\boxed{5}".
+    """
+    if not text:
+        return None
+    reasoning, visible = split_reasoning(text)
+    answer = last_boxed(visible)
+    if answer is None:
+        answer = _phrase_answer(visible)
+    if answer is None:
+        answer = _bare_number(visible)
+    if answer is None and reasoning is not None:
+        answer = last_boxed(reasoning)
+    return answer or None
+
+
+def _phrase_answer(visible: str) -> str | None:
+    # Only the tail is searched, last line first: a final-answer phrase is at the end, and this bounds the work.
+    for line in reversed(visible[-4000:].splitlines()):
+        found = _ANSWER_PHRASE.search(line)
+        if found:
+            return _clean_phrase(found.group("ans")) or None
+    return None
+
+
+def _clean_phrase(raw: str) -> str:
+    raw = raw.strip()
+    inner = last_boxed(raw)
+    if inner is not None:
+        return inner
+    raw = _unwrap_math(raw.rstrip(" ."))
+    return _drop_thousands(raw.rstrip(" .").strip())
+
+
+def _bare_number(visible: str) -> str | None:
+    stripped = visible.strip()
+    if len(stripped) > 40:
+        return None
+    m = _BARE_NUMBER.fullmatch(stripped)
+    return _drop_thousands(m.group("num")) if m else None
+
+
+def _unwrap_math(s: str) -> str:
+    """`$x$`, `$$x$$`, `\\(x\\)`, `\\[x\\]` -> `x` (only when the whole string is one math span)."""
+    s = s.strip()
+    for open_d, close_d in _MATH_DELIMS:
+        if len(s) >= len(open_d) + len(close_d) and s.startswith(open_d) and s.endswith(close_d):
+            inner = s[len(open_d) : len(s) - len(close_d)]
+            if open_d not in inner:
+                return inner.strip()
+    return s
+
+
+def normalize_gold(raw: object) -> str:
+    """A gold answer in any benchmark format, as the bare answer text.
+
+    Integers stay; floats that are whole lose `.0` (`27.0` -> `27`); `#### N` (GSM8K) keeps N without
+    thousands separators; a worked solution gives its last box; `$..$` is unwrapped; a list of answers
+    (a Python list, or a JSON list of strings as OlympiadBench stores them) is comma-joined.
+    """
+    if isinstance(raw, bool):
+        return str(raw)
+    if isinstance(raw, int):
+        return str(raw)
+    if isinstance(raw, float):
+        return _float_text(raw)
+    if isinstance(raw, (list, tuple)):
+        return ", ".join(normalize_gold(x) for x in raw)
+    text = str(raw).strip()
+    as_list = _json_string_list(text)
+    if as_list is not None:
+        return normalize_gold(as_list)
+    return _normalize_gold_text(text)
+
+
+def _normalize_gold_text(text: str) -> str:
+    if "####" in text:
+        tail = text.rsplit("####", 1)[1].strip()
+        return _drop_thousands(tail)
+    boxed = last_boxed(text)
+    if boxed is not None:
+        text = boxed
+    spans = _math_span_list(text)
+    if spans is not None:
+        return ", ".join(_whole_number(x) for x in spans)
+    return _whole_number(_unwrap_math(text))
+
+
+def _math_span_list(text: str) -> list[str] | None:
+    """`$69$,$84$` (several answers in one string, as in OlympiadBench) -> ["69", "84"]."""
+    text = text.rstrip(".").strip()
+    if not _SPAN_LIST.fullmatch(text):
+        return None
+    return [x.strip() for x in _SPAN.findall(text)]
+
+
+def _float_text(x: float) -> str:
+    return str(int(x)) if x.is_integer() else repr(x)
+
+
+def _whole_number(text: str) -> str:
+    """`27.0` -> `27`, `-3.` -> `-3`; anything else unchanged (done on the text: no float rounding)."""
+    m = _WHOLE_FLOAT.fullmatch(text)
+    return m.group("int") if m else text
+
+
+def _drop_thousands(s: str) -> str:
+    return s.replace(",", "") if _THOUSANDS.fullmatch(s) else s
+
+
+def _json_string_list(text: str) -> list[str] | None:
+    """A list of answer strings stored as JSON (`["$1$", "$2$"]`) or as a Python repr (`['$1$']`)."""
+    if not (text.startswith("[") and text.endswith("]")) or len(text) > 100_000:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return None
+    if isinstance(value, list) and value and all(isinstance(x, str) for x in value):
+        return value
+    return None
