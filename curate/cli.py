@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from lake.cli import user_errors
-from lake.errors import UserError
 
 app = typer.Typer(
     help="Turn rollouts into training sets and query the lake.\n\n"

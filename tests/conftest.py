@@ -1,0 +1,29 @@
+"""Session-wide test settings: offline hubs, the repo root, the real benchmark files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def benchmarks_dir() -> Path:
+    if not BENCHMARKS.is_dir():
+        pytest.fail(f"benchmark files not found at {BENCHMARKS} (shared/ must sit beside the repo)")
+    return BENCHMARKS
+
+
+def cli(name: str) -> str:
+    """Path of an installed console script (synth, curate, train) in this environment."""
+    return str(BIN / name)
