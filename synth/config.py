@@ -33,9 +33,15 @@ class GenerateConfig:
     price_in: float | None = None  # USD per 1M prompt tokens
     price_out: float | None = None  # USD per 1M completion tokens
     budget_usd: float | None = None
+    use_n: bool | None = None  # one request with n=samples per problem; None: try it, fall back if ignored
+    retry_base_s: float = 1.0  # backoff base: attempt k waits uniform(0, min(retry_max_s, base * 2**k))
+    retry_max_s: float = 60.0
     # local engines
     tensor_parallel_size: int = 1
     batch_size: int = 64  # chunk of work units submitted to a local engine at once
+    dtype: str = "auto"  # vLLM engine dtype (CPU builds need float32 or bfloat16)
+    max_model_len: int | None = None  # vLLM context length (None: the model's)
+    enforce_eager: bool = False  # vLLM: skip CUDA graphs / compilation (CPU, debugging)
     # scale-out
     executor: str = "none"  # none | local | slurm | ray
     tasks: int = 1

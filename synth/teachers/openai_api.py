@@ -1,0 +1,401 @@
+"""`--teacher openai:MODEL`: any OpenAI-compatible chat-completions endpoint (a hosted API, or a
+`vllm serve` / SGLang fleet) through the `openai` package's async client.
+
+The client runs on an event loop in a background thread; `generate()` hands it the requests and
+yields each (request, completion) as soon as it is back, so the generation loop can journal it at once.
+This module owns the network policy: at most `concurrency` requests in flight, client-side
+requests/min and tokens/min buckets, retries (exponential backoff with jitter, or the server's
+Retry-After) on 429, 5xx, connection resets, timeouts and unreadable answers, and the budget.
+After `max_retries` retries a unit comes back with finish_reason "error" and a short `error`
+(exception class and status, never a message body, which may echo the key); a resume retries it.
+Samples of one problem go out as one request with `n` when the server honours it; a server that
+answers fewer choices (or rejects `n`) switches the teacher to one request per sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lake.errors import UserError
+from synth.config import GenerateConfig
+from synth.teachers.base import Completion, SampleRequest
+from synth.teachers.pricing import Budget, Prices, resolve_prices
+from synth.teachers.ratelimit import RateLimiter, retry_delay
+
+Group = list[SampleRequest]  # samples of one problem answered by one API call (n = len(group))
+
+
+@dataclass
+class _Stop:
+    """End of a `generate` stream; `error` is what ended it early, if anything."""
+
+    error: BaseException | None = None
+
+
+class _Retryable(Exception):
+    """A failed attempt worth retrying; `label` is what the trace records if retries run out."""
+
+    def __init__(self, label: str, headers=None):
+        super().__init__(label)
+        self.label = label
+        self.headers = headers
+
+
+def read_api_key(cfg: GenerateConfig) -> str:
+    """The key from the environment variable named by --api-key-env. A self-hosted server (given
+    --base-url) may need none, so a missing variable then sends a placeholder."""
+    key = os.environ.get(cfg.api_key_env, "")
+    if key:
+        return key
+    if cfg.base_url:
+        return "EMPTY"
+    raise UserError(f"the API key is read from ${cfg.api_key_env}, which is not set (see --api-key-env)")
+
+
+def _validate(cfg: GenerateConfig) -> None:
+    if cfg.concurrency < 1:
+        raise UserError(f"--concurrency must be >= 1, got {cfg.concurrency}")
+    if cfg.max_retries < 0:
+        raise UserError(f"--max-retries must be >= 0, got {cfg.max_retries}")
+    if cfg.request_timeout_s <= 0:
+        raise UserError(f"--request-timeout-s must be > 0, got {cfg.request_timeout_s}")
+    for flag, value in (
+        ("--requests-per-min", cfg.requests_per_min),
+        ("--tokens-per-min", cfg.tokens_per_min),
+    ):
+        if value is not None and value <= 0:
+            raise UserError(f"{flag} must be > 0, got {value}")
+
+
+def prompt_token_bound(messages: list[dict]) -> int:
+    """An upper bound on prompt tokens without the model's tokenizer: byte-level BPE tokens cover at
+    least one byte each, plus a few template tokens per message. Used for reservations only."""
+    return sum(len(str(m.get("content") or "").encode()) + 8 for m in messages) + 16
+
+
+def group_requests(requests: list[SampleRequest], use_n: bool) -> list[Group]:
+    """Samples of one problem with identical prompt and sampling parameters form one group."""
+    if not use_n:
+        return [[r] for r in requests]
+    groups: dict[tuple, Group] = {}
+    for r in requests:
+        key = (r.problem_id, json.dumps(r.messages, sort_keys=True), r.temperature, r.top_p, r.max_tokens)
+        groups.setdefault(key, []).append(r)
+    return list(groups.values())
+
+
+def split_tokens(total: int, texts: list[str]) -> list[int]:
+    """Share a usage total between choices in proportion to their text length (the API reports one
+    total for n choices); the parts sum to the total exactly."""
+    weights = [len(t) or 1 for t in texts]
+    shares = [total * w // sum(weights) for w in weights]
+    for i in range(total - sum(shares)):
+        shares[i % len(shares)] += 1
+    return shares
+
+
+class OpenAITeacher:
+    def __init__(self, model: str, cfg: GenerateConfig):
+        if not model:
+            raise UserError("--teacher openai:MODEL needs a model name, e.g. openai:deepseek-reasoner")
+        _validate(cfg)
+        self.model = model
+        self.name = f"openai:{model}"
+        self.cfg = cfg
+        self.prices: Prices = resolve_prices(model, cfg.price_in, cfg.price_out, cfg.budget_usd)
+        self.budget = Budget(cfg.budget_usd)
+        self._api_key = read_api_key(cfg)
+        self.supports_n: bool | None = cfg.use_n  # None: try n, fall back on the first sign it is ignored
+        self.stats: Counter = Counter()  # requests, retries, errors, and each retried failure label
+        self.budget_exhausted = False
+        self.unlaunched = 0  # units not sent because the budget would not cover them
+        self._rng = random.Random(cfg.seed)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client = None
+
+    # ---- what the generation loop reads ------------------------------------------------------
+    @property
+    def spent_usd(self) -> float:
+        return self.budget.spent_usd
+
+    @property
+    def budget_usd(self) -> float | None:
+        return self.budget.limit_usd
+
+    # ---- sync facade ---------------------------------------------------------------------------
+    def generate(self, requests: list[SampleRequest]) -> Iterator[tuple[SampleRequest, Completion]]:
+        self._ensure_loop()
+        out: queue.Queue = queue.Queue()
+        future = asyncio.run_coroutine_threadsafe(self._drive(list(requests), out), self._loop)
+        finished = False
+        try:
+            while True:
+                item = out.get()
+                if isinstance(item, _Stop):
+                    finished = True
+                    if item.error is not None:
+                        raise item.error
+                    return
+                yield item
+        finally:
+            if not finished:  # the consumer stopped early: cancel what is in flight, wait for it
+                future.cancel()
+                _drain_until_stop(out, timeout_s=30.0)
+
+    def close(self) -> None:
+        if self._loop is None:
+            return
+        if self._client is not None:
+            asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+        self._loop = self._thread = self._client = None
+
+    def _ensure_loop(self) -> None:
+        if self._loop is not None:
+            return
+        import openai  # the client is only built when an API teacher is used
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="openai-teacher", daemon=True)
+        self._thread.start()
+
+        async def make_client():
+            return openai.AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self.cfg.base_url,
+                max_retries=0,  # retries are ours: counted, jittered, budget-aware
+                timeout=self.cfg.request_timeout_s,
+            )
+
+        self._client = asyncio.run_coroutine_threadsafe(make_client(), self._loop).result(30)
+        self._rpm = RateLimiter(self.cfg.requests_per_min)
+        self._tpm = RateLimiter(self.cfg.tokens_per_min)
+
+    # ---- async core ----------------------------------------------------------------------------
+    async def _drive(self, requests: list[SampleRequest], out: queue.Queue) -> None:
+        try:
+            await self._run(requests, out)
+        except BaseException as e:
+            out.put(_Stop(e))
+            raise
+        out.put(_Stop())
+
+    async def _run(self, requests: list[SampleRequest], out: queue.Queue) -> None:
+        pending: deque[Group] = deque(group_requests(requests, self.supports_n is not False))
+        running: set[asyncio.Task] = set()
+        try:
+            while pending or running:
+                self._launch(pending, running)
+                if not running:  # nothing in flight and the next request does not fit the budget
+                    self.budget_exhausted = True
+                    self.unlaunched = sum(len(g) for g in pending)
+                    return
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    results, leftover = task.result()
+                    for item in results:
+                        out.put(item)
+                    pending.extendleft([r] for r in reversed(leftover))
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    def _launch(self, pending: deque[Group], running: set[asyncio.Task]) -> None:
+        while pending and len(running) < self.cfg.concurrency:
+            group = pending[0]
+            if len(group) > 1 and self.supports_n is False:
+                pending.popleft()
+                pending.extendleft([r] for r in reversed(group))
+                continue
+            reserve = self._worst_cost(group)
+            if not self.budget.try_reserve(reserve):
+                return
+            pending.popleft()
+            running.add(asyncio.create_task(self._serve(group, reserve)))
+
+    def _worst_tokens(self, group: Group) -> tuple[int, int]:
+        return prompt_token_bound(group[0].messages), len(group) * group[0].max_tokens
+
+    def _worst_cost(self, group: Group) -> float:
+        return self.prices.cost(*self._worst_tokens(group))
+
+    async def _serve(self, group: Group, reserve: float) -> tuple[list, Group]:
+        """One API call for a group, with retries. Returns (results, leftover units to resend)."""
+        settled, last = False, ""
+        try:
+            for attempt in range(self.cfg.max_retries + 1):
+                try:
+                    response, latency = await self._attempt(group)
+                except _Retryable as e:
+                    last = e.label
+                    self.stats[e.label] += 1
+                    if attempt == self.cfg.max_retries:
+                        break
+                    self.stats["retries"] += 1
+                    await asyncio.sleep(
+                        retry_delay(
+                            attempt, e.headers, self.cfg.retry_base_s, self.cfg.retry_max_s, self._rng
+                        )
+                    )
+                    continue
+                except _NSupport:
+                    self.supports_n = False
+                    return [], group
+                except _UnitError as e:
+                    return self._errors(group, e.label), []
+                actual, results, leftover = self._completions(group, response, latency, reserve)
+                self.budget.settle(reserve, actual)
+                settled = True
+                return results, leftover
+            return self._errors(group, f"{last} after {self.cfg.max_retries + 1} attempts"), []
+        finally:
+            if not settled:
+                self.budget.settle(reserve, 0.0)
+
+    def _errors(self, group: Group, label: str) -> list[tuple[SampleRequest, Completion]]:
+        self.stats["errors"] += len(group)
+        return [(r, Completion(completion="", finish_reason="error", error=label)) for r in group]
+
+    async def _attempt(self, group: Group):
+        """Send one request; classify every failure as retryable, per-unit, n-related or fatal."""
+        first = group[0]
+        prompt_bound, completion_bound = self._worst_tokens(group)
+        taken = await self._tpm.acquire(prompt_bound + completion_bound)
+        await self._rpm.acquire(1)
+        self.stats["requests"] += 1
+        params = dict(
+            model=self.model,
+            messages=first.messages,
+            temperature=first.temperature,
+            top_p=first.top_p,
+            max_tokens=first.max_tokens,
+            seed=first.seed,
+        )
+        if len(group) > 1:
+            params["n"] = len(group)
+        start = time.monotonic()
+        try:
+            response = await self._client.chat.completions.create(**params)
+        except BaseException as e:
+            self._tpm.refund(taken)
+            _classify(e, self, n=len(group))
+            raise
+        latency = time.monotonic() - start
+        used = response.usage.total_tokens if response.usage else taken
+        self._tpm.refund(taken - used)
+        if not response.choices:
+            raise _Retryable("EmptyChoices")
+        return response, latency
+
+    def _completions(self, group: Group, response, latency: float, reserve: float):
+        """Completions for the first len(choices) units; the rest are resent (server ignored n)."""
+        choices = sorted(response.choices, key=lambda c: c.index)[: len(group)]
+        if len(group) > 1 and len(choices) < len(group):
+            self.supports_n = False
+        elif len(group) > 1:
+            self.supports_n = True
+        texts = [(_reasoning(c.message) or "") + (c.message.content or "") for c in choices]
+        usage = response.usage
+        if usage is not None:
+            prompt_tokens = usage.prompt_tokens
+            shares = split_tokens(usage.completion_tokens, texts)
+            costs = [self.prices.cost(prompt_tokens / len(choices), s) for s in shares]
+        else:  # no usage reported: charge the reservation, so the budget stays safe
+            prompt_tokens, shares = 0, [0] * len(choices)
+            costs = [reserve / len(group)] * len(choices)
+        results = []
+        for request, choice, tokens, cost in zip(group, choices, shares, costs, strict=False):
+            completion = Completion(
+                completion=choice.message.content or "",
+                finish_reason=choice.finish_reason or "stop",
+                reasoning=_reasoning(choice.message),
+                prompt_tokens=prompt_tokens,
+                completion_tokens=tokens,
+                latency_s=latency,
+                cost_usd=cost,
+                extra={"n": len(choices)},
+            )
+            results.append((request, completion))
+        return sum(costs), results, group[len(choices) :]
+
+
+class _NSupport(Exception):
+    """The server rejected `n` > 1."""
+
+
+class _UnitError(Exception):
+    """A failure specific to this request (e.g. 400 prompt too long): recorded, not retried now."""
+
+    def __init__(self, label: str):
+        super().__init__(label)
+        self.label = label
+
+
+def _reasoning(message) -> str | None:
+    """DeepSeek's API and vLLM's reasoning parser send `reasoning_content` (newer vLLM: `reasoning`)."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(message, name, None)
+        if value is None and message.model_extra:
+            value = message.model_extra.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _classify(e: BaseException, teacher: OpenAITeacher, n: int) -> None:
+    """Turn a client exception into _Retryable / _NSupport / _UnitError / UserError (raised), or
+    return to let the original propagate (cancellation, bugs)."""
+    import openai
+
+    if isinstance(e, openai.APIStatusError):
+        status = e.status_code
+        label = f"{type(e).__name__} {status}"
+        if status in (408, 409, 429) or status >= 500:
+            raise _Retryable(label, e.response.headers) from None
+        if status in (401, 403):
+            raise UserError(
+                f"{teacher.cfg.base_url or 'the API'} refused the key ({status}): check ${teacher.cfg.api_key_env}"
+            ) from None
+        if status == 404:
+            raise UserError(
+                f"{teacher.cfg.base_url or 'the API'} answered 404 for model {teacher.model!r}: "
+                "check --base-url and the model name"
+            ) from None
+        if n > 1 and status in (400, 422):
+            raise _NSupport() from None
+        raise _UnitError(label) from None
+    if isinstance(e, openai.APITimeoutError):
+        raise _Retryable("APITimeoutError") from None
+    if isinstance(e, openai.APIConnectionError):
+        raise _Retryable("APIConnectionError") from None
+    if isinstance(e, (openai.APIResponseValidationError, ValueError)):
+        raise _Retryable("InvalidResponse") from None
+
+
+def _drain_until_stop(out: queue.Queue, timeout_s: float) -> None:
+    """Wait for the cancelled coroutine to finish (its _Stop), discarding unconsumed results."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            item = out.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            return
+        if isinstance(item, _Stop):
+            return
+
+
+def make(spec_rest: str, cfg: GenerateConfig) -> OpenAITeacher:
+    return OpenAITeacher(spec_rest, cfg)
