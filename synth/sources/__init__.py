@@ -1,1 +1,121 @@
-"""Problem sources: the builtin generator and importers for JSONL, parquet and HF datasets."""
+"""Problem sources: the builtin generator and importers for JSONL, parquet and HF datasets.
+
+`load(source, cfg)` returns the rows a source gives for a `ProblemsConfig` (duplicates dropped and
+counted, excluded problems removed, at most `n` kept) as a `Loaded`; `load_problems` returns them
+as a `problems` table.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from lake.errors import UserError
+from lake.schema import PROBLEMS
+from synth.sources import builtin
+from synth.sources.families import LEVELS
+from synth.sources.records import detect_fields, to_row
+
+if TYPE_CHECKING:
+    from synth.problems import ProblemsConfig
+
+
+@dataclass
+class Loaded:
+    rows: list[dict]
+    duplicates: int = 0  # same problem_id as an earlier row of this source
+    excluded: int = 0  # in an --exclude set
+    capped: list[str] = field(default_factory=list)  # builtin cells that ran out of distinct problems
+
+
+def load_problems(source: str, cfg: ProblemsConfig) -> pa.Table:
+    return pa.Table.from_pylist(load(source, cfg).rows, schema=PROBLEMS)
+
+
+def load(source: str, cfg: ProblemsConfig) -> Loaded:
+    if cfg.n is not None and cfg.n < 1:
+        raise UserError(f"--n must be >= 1, got {cfg.n}")
+    exclude = excluded_ids(cfg.exclude)
+    if source.startswith("builtin:"):
+        if cfg.n is None:
+            raise UserError("--n is required for builtin sources (how many problems to generate)")
+        levels = tuple(getattr(cfg, "levels", LEVELS))
+        result = builtin.generate(source, cfg.n, cfg.seed, levels, frozenset(exclude))
+        return Loaded(rows=result.rows, capped=result.capped)
+    records = read_records(source)
+    loaded = _dedup(_rows(records, source, cfg.problem_field, cfg.answer_field), exclude)
+    if cfg.n is not None and cfg.n < len(loaded.rows):
+        keep = sorted(random.Random(cfg.seed).sample(range(len(loaded.rows)), cfg.n))
+        loaded.rows = [loaded.rows[i] for i in keep]
+    return loaded
+
+
+def read_records(source: str) -> Iterator[tuple[str, dict]]:
+    from synth.sources.files import read_jsonl, read_parquet
+    from synth.sources.hf import read_hf
+
+    if source.startswith("hf:"):
+        return read_hf(source)
+    path = Path(source)
+    if path.suffix == ".jsonl":
+        return read_jsonl(path)
+    if path.suffix == ".parquet":
+        return read_parquet(path)
+    raise UserError(
+        f"unknown source {source!r}: expected builtin:arith, builtin:FAMILY, FILE.jsonl, FILE.parquet "
+        "or hf:NAME[:SPLIT]"
+    )
+
+
+def source_name(source: str) -> str:
+    """What `problems.source` records: the file name for files (no local directories), else the spec."""
+    return source if source.startswith(("hf:", "builtin:")) else Path(source).name
+
+
+def _rows(
+    records: Iterable[tuple[str, dict]], source: str, problem_field: str | None, answer_field: str | None
+) -> Iterator[dict]:
+    fields = None
+    name = source_name(source)
+    for where, record in records:
+        if fields is None:  # detected once, from the first record: every later one must match
+            fields = detect_fields(record, problem_field, answer_field, where)
+        yield to_row(record, fields, name, where)
+
+
+def _dedup(rows: Iterable[dict], exclude: set[str]) -> Loaded:
+    loaded, seen = Loaded(rows=[]), set()
+    for row in rows:
+        pid = row["problem_id"]
+        if pid in exclude:
+            loaded.excluded += 1
+        elif pid in seen:
+            loaded.duplicates += 1
+        else:
+            seen.add(pid)
+            loaded.rows.append(row)
+    return loaded
+
+
+def excluded_ids(paths: Iterable[Path]) -> set[str]:
+    """problem_ids of held-out sets: lakes (their problems table) or problem files (.jsonl/.parquet)."""
+    from lake.store import Lake
+
+    ids: set[str] = set()
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            lake = Lake(path, create=False)
+            if not lake.has("problems"):
+                raise UserError(f"--exclude {path}: no problems table in this lake")
+            ids.update(lake.read("problems", columns=["problem_id"]).column("problem_id").to_pylist())
+        elif path.suffix in (".jsonl", ".parquet") and path.is_file():
+            ids.update(row["problem_id"] for row in _rows(read_records(str(path)), str(path), None, None))
+        else:
+            raise UserError(f"--exclude {path}: not a lake directory or a .jsonl/.parquet file")
+    return ids

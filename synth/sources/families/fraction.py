@@ -31,7 +31,9 @@ def _text(pair: list[int]) -> str:
 
 
 def render(p: dict) -> str:
-    expr = join_ops(_text(p["start"]), [(op, _text(b)) for op, b in p["ops"]])
+    # a divisor is parenthesised: "÷ 11/12" would read as "÷ 11, then / 12"
+    ops = [(op, f"({_text(b)})" if op == "÷" else _text(b)) for op, b in p["ops"]]
+    expr = join_ops(_text(p["start"]), ops)
     return f"Compute {expr}. Give the answer as a fraction in lowest terms."
 
 
