@@ -1,0 +1,332 @@
+"""Render the dataset card (README.md): YAML front matter via huggingface_hub's DatasetCardData, then
+Markdown sections built from CardStats. Every section is a small function returning its lines."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from data_cards.stats import CardStats, LengthSeries, ViewStats
+
+VIEW_PURPOSE = {
+    "mid": "distillation mid-training: every verified-correct, filtered teacher trace (causal LM, packable)",
+    "sft": "distillation SFT: a high-quality subset of correct traces (at most k per problem, preferred band)",
+    "dpo": "Rollout DPO: chosen = a verified-correct rollout, rejected = an incorrect one of the same problem",
+    "rl": "RL (GRPO): prompts with gold answers in a pass-rate band, hard prompts oversampled",
+}
+
+COLUMN_DOC = {
+    "messages": "chat turns: the user's problem + instruction, the assistant's `<think>…</think>` and answer",
+    "prompt": "list with the user message (problem + instruction)",
+    "chosen": "list with the assistant message of a verified-correct rollout",
+    "rejected": "list with the assistant message of an incorrect rollout of the same problem",
+    "answer": "gold answer (text), checked by the math verifier",
+    "pass_rate": "share of the teacher's samples for this problem that were verified correct",
+    "level": "difficulty level of the source problem",
+    "problem_id": "stable hash of the normalised problem text (lineage into the lake's problems table)",
+    "trace_id": "id of the teacher trace this row came from (lineage into traces/verdicts)",
+    "chosen_trace_id": "trace id of the chosen rollout",
+    "rejected_trace_id": "trace id of the rejected rollout",
+}
+
+SIZE_CATEGORIES = [
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+]
+
+
+@dataclass
+class CardLayout:
+    """Where things live relative to the card, and how the snippets should refer to the dataset."""
+
+    data_files: dict[str, list[str]]  # view -> paths or globs, relative to the card's folder
+    plots: dict[str, str] = field(default_factory=dict)  # figure name -> relative path
+    dataset_ref: str = "."  # what `load_dataset(...)` is given: a Hub repo id or a local folder
+    on_hub: bool = False
+    license: str = "apache-2.0"
+
+
+def render(stats: CardStats, layout: CardLayout) -> DatasetCard:
+    body = [
+        *_summary(stats, layout),
+        *_how_made(stats),
+        *_statistics(stats, layout),
+        *_decontamination(stats),
+        *_schema(stats),
+        *_how_to_load(stats, layout),
+        *_limitations(stats),
+    ]
+    return DatasetCard(f"---\n{_card_data(stats, layout).to_yaml()}\n---\n\n" + "\n".join(body) + "\n")
+
+
+def _card_data(stats: CardStats, layout: CardLayout) -> DatasetCardData:
+    configs = [
+        {"config_name": v.name, "data_files": [{"split": "train", "path": layout.data_files[v.name]}]}
+        for v in stats.views
+    ]
+    return DatasetCardData(
+        language="en",
+        license=layout.license,
+        task_categories=["text-generation"],
+        size_categories=size_category(sum(v.rows for v in stats.views)),
+        pretty_name="minireason distilled reasoning data (" + ", ".join(v.name for v in stats.views) + ")",
+        tags=["math", "reasoning", "synthetic", "distillation", "minireason"],
+        configs=configs,
+    )
+
+
+def size_category(rows: int) -> str:
+    for bound, name in SIZE_CATEGORIES:
+        if rows < bound:
+            return name
+    return "n>100M"
+
+
+def table(header: list[str], rows: list[list]) -> list[str]:
+    def cell(v) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows] + [""]
+
+
+def _not_run(what: str, command: str) -> list[str]:
+    return [f"_{what}: not run (run `{command}`)._", ""]
+
+
+# -- sections ------------------------------------------------------------------------------------------
+
+
+def _summary(stats: CardStats, layout: CardLayout) -> list[str]:
+    lines = [
+        "# minireason distilled reasoning data",
+        "",
+        "Teacher rollouts on math problems, verified by a math verifier and curated into the training sets of "
+        "the four-stage recipe of *Phi-4-Mini-Reasoning* ([arXiv 2504.21233](https://arxiv.org/abs/2504.21233)): "
+        "distillation mid-training, distillation SFT, Rollout DPO and RL with a verifiable reward. "
+        f"Made with minireason {stats.package_version} on {stats.generated_at}.",
+        "",
+    ]
+    rows = [
+        [f"`{v.name}`", f"{v.rows:,}", f"{v.problems:,}", VIEW_PURPOSE.get(v.name, "")] for v in stats.views
+    ]
+    return lines + table(["config", "rows", "problems", "use"], rows)
+
+
+def _how_made(stats: CardStats) -> list[str]:
+    lines = ["## How it was made", "", "### Problems", ""]
+    sources = ", ".join(f"`{s}` ({n:,})" for s, n in stats.sources) or "none"
+    lines += [
+        f"{stats.problems:,} problems in the lake; sources: {sources}.",
+        "",
+        "### Teachers and sampling",
+        "",
+    ]
+    if stats.runs:
+        rows = [
+            [
+                f"`{r.run}`",
+                f"`{r.teacher}`",
+                f"{r.traces:,}",
+                f"{r.problems:,}",
+                r.samples,
+                r.temperature,
+                r.top_p,
+                r.max_tokens,
+                r.seed,
+                f"{r.first} → {r.last}",
+                f"{r.cost_usd:.2f}",
+            ]
+            for r in stats.runs
+        ]
+        header = [
+            "run",
+            "teacher",
+            "traces",
+            "problems",
+            "samples/problem",
+            "temperature",
+            "top_p",
+            "max_tokens",
+            "seed",
+            "generated (UTC)",
+            "cost (USD)",
+        ]
+        lines += table(header, rows)
+    else:
+        lines += _not_run("generation", "synth generate")
+    lines += ["### Verification", ""]
+    if stats.verifiers:
+        lines += table(
+            ["verifier", "status", "traces"], [[f"`{v}`", s, f"{n:,}"] for v, s, n in stats.verifiers]
+        )
+    else:
+        lines += _not_run("verification", "curate verify")
+    lines += ["### Curation parameters", ""]
+    for v in stats.views:
+        lines += [f"`{v.name}` (from its `_view.json`):", ""]
+        if v.provenance is None:
+            lines += ["_no provenance file: this view was written without its parameters._", ""]
+        else:
+            lines += ["```json", json.dumps(v.provenance, indent=1, sort_keys=True, default=str), "```", ""]
+    return lines
+
+
+def _statistics(stats: CardStats, layout: CardLayout) -> list[str]:
+    lines = ["## Statistics", "", "### Rows and tokens", ""]
+    lines += table(
+        ["config", "series", "rows", "unit", "total", "mean", "p10", "median", "p90", "max"],
+        [_length_row(v, s) for v in stats.views for s in v.lengths]
+        + [[f"`{v.name}`", "prompts only", f"{v.rows:,}"] + ["-"] * 7 for v in stats.views if not v.lengths],
+    )
+    lines += _figure(layout, "lengths", "Completion length per view")
+    lines += ["### Teacher pass rate and difficulty", ""]
+    if stats.pass_rates is None:
+        lines += _not_run("verification", "curate verify")
+    else:
+        rates = np.asarray(stats.pass_rates)
+        lines += [
+            f"{len(rates):,} verified problems, mean pass rate {rates.mean():.3f}; "
+            f"{int((rates == 0).sum()):,} never solved, {int((rates == 1).sum()):,} always solved.",
+            "",
+        ]
+        lines += _figure(layout, "pass_rate", "Pass-rate distribution")
+    if stats.bands:
+        lines += ["Difficulty bands (from `problem_stats`):", ""]
+        lines += table(
+            ["band", "problems", "mean pass rate"], [[b, f"{n:,}", f"{p:.3f}"] for b, n, p in stats.bands]
+        )
+    if stats.levels:
+        lines += ["Pass rate by problem level:", ""]
+        lines += table(
+            ["level", "problems", "pass rate"], [[lv, f"{n:,}", f"{p:.3f}"] for lv, n, p in stats.levels]
+        )
+    lines += ["### Drop-reason funnel", ""]
+    if stats.funnel is None:
+        return lines + _not_run("curation funnel", "curate run")
+    rows = [
+        [f"`{s}`", f"{i:,}", f"{o:,}", r or "-", f"{c:,}" if r else "-"] for s, i, o, r, c in stats.funnel
+    ]
+    return (
+        lines
+        + table(["step", "rows in", "rows out", "drop reason", "dropped"], rows)
+        + _figure(layout, "funnel", "Curation funnel")
+    )
+
+
+def _length_row(v: ViewStats, s: LengthSeries) -> list:
+    x = np.asarray(s.values, dtype=float)
+    p10, p50, p90 = np.percentile(x, [10, 50, 90])
+    return [
+        f"`{v.name}`",
+        s.label,
+        f"{len(x):,}",
+        s.unit,
+        f"{int(x.sum()):,}",
+        f"{x.mean():,.1f}",
+        f"{p10:,.0f}",
+        f"{p50:,.0f}",
+        f"{p90:,.0f}",
+        f"{int(x.max()):,}",
+    ]
+
+
+def _figure(layout: CardLayout, name: str, alt: str) -> list[str]:
+    return [f"![{alt}]({layout.plots[name]})", ""] if name in layout.plots else []
+
+
+def _decontamination(stats: CardStats) -> list[str]:
+    lines = ["## Decontamination", ""]
+    if stats.decontam is None:
+        return lines + [
+            "**Decontamination has not run for this data**: its problems were not checked against any "
+            "evaluation benchmark. Do not report benchmark scores of models trained on it without checking.",
+            "",
+        ]
+    lines += [
+        "Training problems were checked for n-gram overlap with each benchmark; matches were dropped "
+        "(reason `contaminated:<benchmark>` in the funnel).",
+        "",
+    ]
+    rows = [[f"`{b}`", f"{i:,}", f"{m:,}", _example(ex[0]) if ex else "-"] for b, i, m, ex in stats.decontam]
+    return lines + table(["benchmark", "items checked", "training problems matched", "example"], rows)
+
+
+def _example(ex) -> str:
+    text = json.dumps(ex, ensure_ascii=False, default=str) if not isinstance(ex, str) else ex
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _schema(stats: CardStats) -> list[str]:
+    lines = ["## Schema", "", "Each config has one split, `train`.", ""]
+    for v in stats.views:
+        lines += [f"### `{v.name}`", ""]
+        lines += table(
+            ["column", "type", "meaning"], [[f"`{c}`", f"`{t}`", COLUMN_DOC.get(c, "")] for c, t in v.columns]
+        )
+    return lines
+
+
+def _how_to_load(stats: CardStats, layout: CardLayout) -> list[str]:
+    v = stats.views[0].name
+    ref = layout.dataset_ref
+    files = layout.data_files[v]
+    pattern = files if isinstance(files, str) else "*.parquet"  # a view folder lists its shards by name
+    path = f"hf://datasets/{ref}/{pattern}" if layout.on_hub else f"{ref}/{pattern}"
+    return [
+        "## How to load it",
+        "",
+        "With 🤗 datasets (each config is one training stage; the columns are what TRL's trainers expect):",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        *[f'{x.name} = load_dataset("{ref}", "{x.name}", split="train")' for x in stats.views],
+        "```",
+        "",
+        "With DuckDB:",
+        "",
+        "```sql",
+        f"SELECT count(*), count(DISTINCT problem_id) FROM '{path}';",
+        "```",
+        "",
+        "With polars:",
+        "",
+        "```python",
+        "import polars as pl",
+        "",
+        f'df = pl.read_parquet("{path}")',
+        "```",
+        "",
+    ]
+
+
+def _limitations(stats: CardStats) -> list[str]:
+    teachers = sorted({r.teacher for r in stats.runs})
+    lines = [
+        "## Limitations",
+        "",
+        "- Correctness means *the final answer matched the gold answer* under a math verifier; the reasoning "
+        "itself is not checked and can contain wrong steps that happen to reach the right answer.",
+        "- Pass rates come from the teacher's own samples: they measure difficulty for that teacher at those "
+        "sampling settings, not for other models.",
+        "- n-gram decontamination finds verbatim and lightly edited copies of benchmark problems; paraphrases "
+        "and translated problems can slip through.",
+        "- The rows inherit the teacher's style, errors and licence terms: check the teacher's terms of use "
+        "before training or publishing models on it.",
+    ]
+    if any(t.startswith("procedural") for t in teachers):
+        lines.append(
+            "- Traces from the `procedural` teacher are generated by a program, not a language model: they are "
+            "meant for testing the pipeline and training toy students, not for real models."
+        )
+    if stats.decontam is None:
+        lines.append("- **Decontamination has not run** (see above).")
+    return lines + [""]

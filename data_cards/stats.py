@@ -1,0 +1,230 @@
+"""Everything a dataset card says about the data, gathered from the lake with SQL.
+
+Optional inputs (problem stats, the funnel, the decontamination report, a view's `_view.json`) may be
+missing: the matching field is then None and the card prints a "not run" line instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import duckdb
+
+from lake.errors import UserError
+from lake.sql import connect
+from lake.store import Lake
+
+VIEWS = ("mid", "sft", "dpo", "rl")
+VIEW_FILE = "_view.json"
+
+
+@dataclass
+class LengthSeries:
+    """Completion lengths of one view (dpo has two series: chosen and rejected)."""
+
+    label: str
+    unit: str  # "tokens" (teacher-reported) or "characters" when the teacher reported none
+    values: list[int]
+
+
+@dataclass
+class ViewStats:
+    name: str
+    rows: int
+    problems: int
+    files: list[Path]
+    columns: list[tuple[str, str]]  # (name, DuckDB type)
+    lengths: list[LengthSeries]
+    provenance: dict | None  # the view's _view.json, None when absent
+
+
+@dataclass
+class RunStats:
+    run: str
+    teacher: str
+    traces: int
+    problems: int
+    samples: int  # samples per problem (max sample_idx + 1)
+    temperature: str
+    top_p: str
+    max_tokens: str
+    seed: str
+    first: str
+    last: str
+    cost_usd: float
+
+
+@dataclass
+class CardStats:
+    views: list[ViewStats]
+    runs: list[RunStats]
+    problems: int
+    sources: list[tuple[str, int]]
+    verifiers: list[tuple[str, str, int]]  # (verifier, status, count)
+    pass_rates: list[float] | None  # one per problem, None when nothing was verified
+    bands: list[tuple[str, int, float]] | None  # (band, problems, mean pass rate)
+    levels: list[tuple[int, int, float]] | None  # (level, problems, mean pass rate)
+    funnel: list[tuple[str, int, int, str | None, int]] | None  # step, rows_in, rows_out, reason, count
+    decontam: list[tuple[str, int, int, list]] | None  # benchmark, items, matched, examples
+    package_version: str
+    generated_at: str = field(
+        default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    )
+
+
+def collect(root: Path, views: list[str]) -> CardStats:
+    """Read the statistics of `views` (names like "sft") from the lake at `root`."""
+    lake = Lake(root, create=False)
+    con = connect(root)
+    missing = [v for v in views if not lake.has(f"views/{v}")]
+    if missing:
+        raise UserError(f"view {missing[0]!r} does not exist in {root} (run `curate views` first)")
+    return CardStats(
+        views=[_view_stats(con, lake, v) for v in views],
+        runs=_runs(con),
+        problems=_scalar(con, "SELECT count(*) FROM problems"),
+        sources=con.execute("SELECT source, count(*) FROM problems GROUP BY 1 ORDER BY 2 DESC").fetchall(),
+        verifiers=con.execute(
+            "SELECT verifier, status, count(*) FROM verdicts GROUP BY 1, 2 ORDER BY 1, 3 DESC"
+        ).fetchall(),
+        pass_rates=_pass_rates(con),
+        bands=_bands(con),
+        levels=_levels(con),
+        funnel=_optional(con, "funnel", "SELECT step, rows_in, rows_out, reason, count FROM funnel"),
+        decontam=_decontam(con),
+        package_version=_package_version(),
+    )
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return int(con.execute(sql).fetchone()[0] or 0)
+
+
+def _has(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+    return con.execute(sql, [name]).fetchone()[0] > 0
+
+
+def _optional(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> list[tuple] | None:
+    """Rows of an optional table, or None when that step has not run (table absent)."""
+    if not _has(con, name):
+        return None
+    return con.execute(sql).fetchall()
+
+
+def _package_version() -> str:
+    try:
+        return version("minireason")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _view_stats(con: duckdb.DuckDBPyConnection, lake: Lake, name: str) -> ViewStats:
+    columns = [(r[0], r[1]) for r in con.execute(f'DESCRIBE "{name}"').fetchall()]
+    provenance_path = lake.path(f"views/{name}") / VIEW_FILE
+    return ViewStats(
+        name=name,
+        rows=_scalar(con, f'SELECT count(*) FROM "{name}"'),
+        problems=_scalar(con, f'SELECT count(DISTINCT problem_id) FROM "{name}"'),
+        files=lake.files(f"views/{name}"),
+        columns=columns,
+        lengths=_lengths(con, name, {c for c, _ in columns}),
+        provenance=json.loads(provenance_path.read_text()) if provenance_path.exists() else None,
+    )
+
+
+def _lengths(con: duckdb.DuckDBPyConnection, view: str, columns: set[str]) -> list[LengthSeries]:
+    """Completion lengths through the rows' lineage (trace ids) into the traces table."""
+    links = {"trace_id": view}
+    if "chosen_trace_id" in columns:
+        links = {"chosen_trace_id": f"{view} chosen", "rejected_trace_id": f"{view} rejected"}
+    series = []
+    for column, label in links.items():
+        if column not in columns:
+            continue
+        rows = con.execute(
+            f'SELECT t.completion_tokens, length(t.completion) FROM "{view}" v '
+            f"JOIN traces t ON t.trace_id = v.{column}"
+        ).fetchall()
+        if not rows:
+            continue
+        if all(tokens is not None for tokens, _ in rows):
+            series.append(LengthSeries(label, "tokens", [int(t) for t, _ in rows]))
+        else:  # a teacher that reported no token counts: fall back to characters, and say so
+            series.append(LengthSeries(label, "characters", [int(c or 0) for _, c in rows]))
+    return series
+
+
+def _runs(con: duckdb.DuckDBPyConnection) -> list[RunStats]:
+    rows = con.execute(
+        """
+        SELECT run, teacher, count(*), count(DISTINCT problem_id), max(sample_idx) + 1,
+               string_agg(DISTINCT CAST(temperature AS VARCHAR), ', '),
+               string_agg(DISTINCT CAST(top_p AS VARCHAR), ', '),
+               string_agg(DISTINCT CAST(max_tokens AS VARCHAR), ', '),
+               string_agg(DISTINCT CAST(seed AS VARCHAR), ', '),
+               strftime(min(created_at), '%Y-%m-%d %H:%M'), strftime(max(created_at), '%Y-%m-%d %H:%M'),
+               coalesce(sum(cost_usd), 0)
+        FROM traces GROUP BY run, teacher ORDER BY min(created_at), run
+        """
+    ).fetchall()
+    return [RunStats(*(r[:4]), int(r[4]), *(v or "-" for v in r[5:11]), float(r[11])) for r in rows]
+
+
+def _pass_rates(con: duckdb.DuckDBPyConnection) -> list[float] | None:
+    if _has(con, "problem_stats"):
+        rates = [r[0] for r in con.execute("SELECT pass_rate FROM problem_stats").fetchall()]
+    else:  # verification ran but the stats view is not defined: the same number straight from verdicts
+        rates = [
+            r[0]
+            for r in con.execute(
+                "SELECT avg(CAST(correct AS DOUBLE)) FROM verdicts GROUP BY problem_id"
+            ).fetchall()
+        ]
+    rates = [float(r) for r in rates if r is not None]
+    return rates or None
+
+
+def _bands(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, float]] | None:
+    rows = _optional(
+        con,
+        "problem_stats",
+        "SELECT band, count(*), avg(pass_rate) FROM problem_stats GROUP BY band ORDER BY avg(pass_rate)",
+    )
+    return [(str(b), int(n), float(p)) for b, n, p in rows] if rows else None
+
+
+def _levels(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int, float]] | None:
+    rows = con.execute(
+        """
+        SELECT p.level, count(DISTINCT v.problem_id), avg(CAST(v.correct AS DOUBLE))
+        FROM verdicts v JOIN problems p USING (problem_id)
+        WHERE p.level IS NOT NULL GROUP BY p.level ORDER BY p.level
+        """
+    ).fetchall()
+    return [(int(lv), int(n), float(p)) for lv, n, p in rows] or None
+
+
+def _decontam(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int, list]] | None:
+    rows = _optional(
+        con, "decontam_report", "SELECT benchmark, items, matched, examples FROM decontam_report ORDER BY 1"
+    )
+    if rows is None:
+        return None
+    return [(str(b), int(i), int(m), _examples(e)) for b, i, m, e in rows]
+
+
+def _examples(raw) -> list:
+    """Example pairs are stored as JSON text or as a list; either way, a list comes back."""
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return [raw]
+    return list(raw) if isinstance(raw, list | tuple) else [raw]
