@@ -11,7 +11,6 @@ import json
 import signal
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -111,14 +110,17 @@ def build_requests(cfg: GenerateConfig, problems: list[dict], done: set[str]) ->
     return out
 
 
-def trace_row(cfg: GenerateConfig, teacher: str, req: SampleRequest, c: Completion) -> dict:
+def trace_row(
+    cfg: GenerateConfig, teacher: str, req: SampleRequest, c: Completion, prompt: str | None = None
+) -> dict:
+    """The lake row of one unit. `prompt` is the messages' JSON when the caller has it cached."""
     return {
         "trace_id": trace_id(cfg.run, req.problem_id, req.sample_idx),
         "problem_id": req.problem_id,
         "run": cfg.run,
         "teacher": teacher,
         "sample_idx": req.sample_idx,
-        "prompt": json.dumps(req.messages, ensure_ascii=False),
+        "prompt": prompt if prompt is not None else json.dumps(req.messages, ensure_ascii=False),
         "reasoning": c.reasoning,
         "completion": c.completion,
         "finish_reason": c.finish_reason,
@@ -130,7 +132,8 @@ def trace_row(cfg: GenerateConfig, teacher: str, req: SampleRequest, c: Completi
         "top_p": req.top_p,
         "max_tokens": req.max_tokens,
         "seed": req.seed,
-        "created_at": datetime.now(timezone.utc).isoformat(),
+        "created_at": time.time_ns()
+        // 1000,  # microseconds since the epoch, UTC (the schema's timestamp unit)
         "error": c.error,
     }
 
@@ -172,6 +175,7 @@ def validate(cfg: GenerateConfig) -> None:
 
 def main(cfg: GenerateConfig) -> RunSummary:
     validate(cfg)
+    previous_sigint = _catch_sigint()
     lake = Lake(cfg.lake)
     teacher = make_teacher(cfg.teacher, cfg)
     problems = select_problems(lake, cfg)
@@ -192,8 +196,9 @@ def main(cfg: GenerateConfig) -> RunSummary:
         _ignore_sigint()
         teacher.close()
         journal.close()
-        compact(lake, journal.path, cfg.run, done, FAILED_TABLE)
+        compact(lake, journal.path, cfg.run, done, FAILED_TABLE, rows=journal.rows)
         summary.seconds = time.monotonic() - start
+        _restore_sigint(previous_sigint)
     if summary.stopped is None and getattr(teacher, "budget_exhausted", False):
         summary.stopped = "budget"
     return summary
@@ -203,9 +208,13 @@ def _consume(cfg, lake, teacher, requests, journal, summary, done) -> None:
     budget = getattr(cfg, "budget_usd", None)
     with GenerateProgress(len(requests), enabled=cfg.progress, budget_usd=budget) as bar:
         stream = teacher.generate(requests)
+        prompts: dict[str, str] = {}  # every sample of a problem shares its prompt: encode it once
         try:
             for i, (req, c) in enumerate(stream, 1):
-                journal.append(trace_row(cfg, teacher.name, req, c))
+                prompt = prompts.get(req.problem_id)
+                if prompt is None:
+                    prompt = prompts[req.problem_id] = json.dumps(req.messages, ensure_ascii=False)
+                journal.append(trace_row(cfg, teacher.name, req, c, prompt))
                 if c.error:
                     summary.failed += 1
                 else:
@@ -214,11 +223,29 @@ def _consume(cfg, lake, teacher, requests, journal, summary, done) -> None:
                 summary.cost_usd += c.cost_usd
                 bar.advance(c.completion_tokens, summary.cost_usd)
                 if i % COMPACT_EVERY == 0:
-                    compact(lake, journal.rotate(), cfg.run, done, FAILED_TABLE)
+                    path, rows = journal.rotate()
+                    compact(lake, path, cfg.run, done, FAILED_TABLE, rows=rows)
         finally:
             close = getattr(stream, "close", None)
             if close:
                 close()
+
+
+def _catch_sigint():
+    """Ctrl-C must reach us as KeyboardInterrupt even when started with SIGINT ignored
+    (background jobs of a non-interactive shell inherit SIG_IGN, and Python then keeps it)."""
+    try:
+        return signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: the caller owns signals
+        return None
+
+
+def _restore_sigint(handler) -> None:
+    if handler is not None:
+        try:
+            signal.signal(signal.SIGINT, handler)
+        except ValueError:
+            pass
 
 
 def _ignore_sigint() -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 
 from lake import Lake
@@ -27,7 +27,7 @@ from lake.schema import TRACES
 class Journal:
     """One writer's journal file. `worker` names it (e.g. "shard-0-of-1"); one process per worker."""
 
-    def __init__(self, directory: Path, worker: str, fsync_every: int = 32, fsync_interval_s: float = 0.5):
+    def __init__(self, directory: Path, worker: str, fsync_every: int = 1024, fsync_interval_s: float = 0.5):
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{worker}.jsonl"
         self._lock = open(directory / f".{worker}.lock", "a+")
@@ -35,7 +35,10 @@ class Journal:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UserError(f"another process is writing {self.path} (same run and shard)") from None
-        self._f = None
+        self._fd: int | None = None
+        self.rows: list[
+            dict
+        ] = []  # what this process appended since the last rotation: compaction skips re-reading
         self._unsynced = 0
         self._last_sync = time.monotonic()
         self.fsync_every = fsync_every
@@ -43,20 +46,22 @@ class Journal:
 
     def open(self) -> None:
         """Start appending. Separate from the lock so a leftover journal can be recovered first."""
-        self._f = open(self.path, "a", encoding="utf-8")
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def rotate(self) -> Path:
+    def rotate(self) -> tuple[Path, list[dict]]:
         """Close the current file under a new name (for compaction) and continue in a fresh one."""
         self.sync()
-        self._f.close()
+        os.close(self._fd)
         rotated = self.path.with_name(f"{self.path.stem}.{time.time_ns()}.jsonl")
         self.path.rename(rotated)
+        rows, self.rows = self.rows, []
         self.open()
-        return rotated
+        return rotated, rows
 
     def append(self, row: dict) -> None:
-        self._f.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
-        self._f.flush()
+        # one unbuffered write per row: once it returns, a killed process can no longer lose the row
+        os.write(self._fd, orjson.dumps(row, default=str) + b"\n")
+        self.rows.append(row)
         self._unsynced += 1
         now = time.monotonic()
         if self._unsynced >= self.fsync_every or now - self._last_sync >= self.fsync_interval_s:
@@ -64,14 +69,15 @@ class Journal:
 
     def sync(self) -> None:
         if self._unsynced:
-            os.fsync(self._f.fileno())
+            os.fsync(self._fd)
             self._unsynced = 0
         self._last_sync = time.monotonic()
 
     def close(self) -> None:
-        if self._f is not None:
+        if self._fd is not None:
             self.sync()
-            self._f.close()
+            os.close(self._fd)
+            self._fd = None
         fcntl.flock(self._lock, fcntl.LOCK_UN)
         self._lock.close()
 
@@ -82,34 +88,35 @@ def read_journal(path: Path) -> Iterator[dict]:
         for line in f:
             if not line.endswith("\n"):
                 return  # torn write at the moment of a kill
-            with contextlib.suppress(json.JSONDecodeError):
-                yield json.loads(line)
+            with contextlib.suppress(orjson.JSONDecodeError):
+                yield orjson.loads(line)
 
 
 def _to_table(rows: list[dict]) -> pa.Table:
-    for r in rows:
-        if isinstance(r.get("created_at"), str):
-            r["created_at"] = _parse_ts(r["created_at"])
-    return pa.Table.from_pylist(rows, schema=TRACES)
+    """Rows (created_at as integer microseconds since the epoch, UTC) to a TRACES table."""
+    return pa.table({name: [r[name] for r in rows] for name in TRACES.names}, schema=TRACES)
 
 
-def _parse_ts(s: str):
-    from datetime import datetime
-
-    return datetime.fromisoformat(s)
-
-
-def compact(lake: Lake, journal_path: Path, run: str, done: set[str], failed_table: str) -> tuple[int, int]:
+def compact(
+    lake: Lake,
+    journal_path: Path,
+    run: str,
+    done: set[str],
+    failed_table: str,
+    rows: list[dict] | None = None,
+) -> tuple[int, int]:
     """Move a journal's rows into the lake: successes to `traces`, failures to `failed_table`.
 
-    `done` holds the trace_ids already in `traces` for this run; it is updated in place.
-    Returns (traces written, failures written). The journal file is removed afterwards.
+    `rows` are the journal's rows when the caller still holds them in memory (same content as the
+    file); otherwise the file is read. `done` holds the trace_ids already in `traces` for this run;
+    it is updated in place. Returns (traces written, failures written). The journal file is removed
+    only after the shards are committed.
     """
     if not journal_path.exists():
         return 0, 0
     ok: dict[str, dict] = {}
     failed: dict[str, dict] = {}
-    for row in read_journal(journal_path):
+    for row in rows if rows is not None else read_journal(journal_path):
         tid = row["trace_id"]
         if tid in done or tid in ok:
             continue

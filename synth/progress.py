@@ -23,6 +23,8 @@ class GenerateProgress:
         self._tokens = 0
         self._done = 0
         self._start = time.monotonic()
+        self._last = 0.0
+        self._pending = 0
         self._progress = Progress(
             TextColumn("[bold]generate"),
             BarColumn(),
@@ -47,8 +49,14 @@ class GenerateProgress:
     def advance(self, tokens: int, spent_usd: float) -> None:
         self._done += 1
         self._tokens += tokens
-        elapsed = max(time.monotonic() - self._start, 1e-9)
+        self._pending += 1
+        now = time.monotonic()
+        if not self.enabled or (now - self._last < 0.1 and self._done < self.total):
+            return  # redraws are throttled: a fast teacher must not pay for the bar
+        self._last = now
+        elapsed = max(now - self._start, 1e-9)
         rate = f"{self._done / elapsed:.1f} samples/s · {self._tokens / elapsed:,.0f} tok/s"
         if self.budget is not None:
             rate += f" · ${spent_usd:.2f}/${self.budget:.2f}"
-        self._progress.update(self._task, advance=1, rate=rate)
+        self._progress.update(self._task, advance=self._pending, rate=rate)
+        self._pending = 0

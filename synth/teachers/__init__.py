@@ -4,10 +4,13 @@ so that torch/vllm/openai load only when that backend is used."""
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from lake.errors import UserError
-from synth.config import GenerateConfig
-from synth.teachers.base import Teacher
+
+if TYPE_CHECKING:  # synth.config imports synth.teachers.base: avoid the cycle at run time
+    from synth.config import GenerateConfig
+    from synth.teachers.base import Teacher
 
 # prefix -> "module:factory"; a factory is `make(rest: str, cfg: GenerateConfig) -> Teacher`
 TEACHERS: dict[str, str] = {
