@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+from rich.console import Console
 
 from lake.schema import PROBLEMS
 from lake.store import Lake
@@ -33,7 +34,8 @@ class ProblemsConfig:
 
 def main(cfg: ProblemsConfig) -> str:
     lake = Lake(cfg.lake, create=False)  # a lake path that is a file fails here, before any work
-    loaded = load(cfg.source, cfg)
+    with Console(stderr=True).status(f"loading problems from {cfg.source}"):  # silent when not a terminal
+        loaded = load(cfg.source, cfg)
     existing = set(lake.read("problems", columns=["problem_id"]).column("problem_id").to_pylist())
     new = [row for row in loaded.rows if row["problem_id"] not in existing]
     if new:

@@ -46,7 +46,7 @@ def load(source: str, cfg: ProblemsConfig) -> Loaded:
             raise UserError("--n is required for builtin sources (how many problems to generate)")
         levels = tuple(getattr(cfg, "levels", LEVELS))
         result = builtin.generate(source, cfg.n, cfg.seed, levels, frozenset(exclude))
-        return Loaded(rows=result.rows, capped=result.capped)
+        return Loaded(rows=result.rows, excluded=len(result.excluded), capped=result.capped)
     records = read_records(source)
     loaded = _dedup(_rows(records, source, cfg.problem_field, cfg.answer_field), exclude)
     if cfg.n is not None and cfg.n < len(loaded.rows):

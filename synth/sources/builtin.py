@@ -24,6 +24,7 @@ MIN_MISSES = 2000  # consecutive duplicates/exclusions before a cell is declared
 class BuiltinResult:
     rows: list[dict]
     capped: list[str] = field(default_factory=list)  # "chain/1: 1560 of 2000"
+    excluded: set[str] = field(default_factory=set)  # held-out problem_ids the generator ran into
 
 
 def families_of(source: str) -> list[str]:
@@ -48,16 +49,35 @@ def generate(
     if bad or not levels:
         raise UserError(f"levels must be among {LEVELS}, got {list(levels)}")
     cells = [(fam, lv) for fam in families_of(source) for lv in levels]
-    result, seen = BuiltinResult(rows=[]), set(exclude)
+    result = BuiltinResult(rows=[])
+    ids = _Ids(exclude=exclude, excluded=result.excluded)
     for (fam, lv), quota in zip(cells, quotas(n, len(cells)), strict=True):
-        rows = _fill_cell(source, fam, lv, quota, seed, seen)
+        rows = _fill_cell(source, fam, lv, quota, seed, ids)
         if len(rows) < quota:
             result.capped.append(f"{fam}/{lv}: {len(rows)} of {quota}")
         result.rows.extend(rows)
     return result
 
 
-def _fill_cell(source: str, fam: str, level: int, quota: int, seed: int, seen: set[str]) -> list[dict]:
+@dataclass
+class _Ids:
+    """Problem ids already taken (this run) or held out (--exclude), across all cells."""
+
+    exclude: frozenset[str]
+    excluded: set[str]  # held-out ids the generator ran into, for the summary
+    seen: set[str] = field(default_factory=set)
+
+    def take(self, pid: str) -> bool:
+        if pid in self.exclude:
+            self.excluded.add(pid)
+            return False
+        if pid in self.seen:
+            return False
+        self.seen.add(pid)
+        return True
+
+
+def _fill_cell(source: str, fam: str, level: int, quota: int, seed: int, ids: _Ids) -> list[dict]:
     family = FAMILIES[fam]
     rng = random.Random(int(stable_hash(f"{seed}\x1f{fam}\x1f{level}"), 16))
     rows: list[dict] = []
@@ -67,11 +87,10 @@ def _fill_cell(source: str, fam: str, level: int, quota: int, seed: int, seen: s
         params = family.generate(rng, level)
         text = family.render(params)
         pid = problem_id(text)
-        if pid in seen:
+        if not ids.take(pid):
             misses += 1
             continue
         misses = 0
-        seen.add(pid)
         meta = {"family": fam, "level": level, **params}
         answer = latex(family.solve(params, Work()))
         rows.append(

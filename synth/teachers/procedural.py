@@ -9,7 +9,8 @@ the compact trace of ENV_NOTES (`<think>3+5=8*7=6+4=0</think>\\boxed{0}`) and on
 Problems without builtin meta (imported benchmarks) get a short generic response with the same modes.
 
 Everything is decided by a random stream seeded from (problem_id, sample_idx, seed), so a sample is
-reproducible on its own, whatever else is generated around it.
+reproducible on its own, whatever else is generated around it. Temperature and top_p are recorded by
+the loop but do not change what this teacher writes.
 
 Tokens are counted as ceil(characters / 4) (a common rule of thumb for English and LaTeX with BPE
 tokenizers), both for the prompt and the completion; a response is cut at 4 * max_tokens characters.

@@ -156,8 +156,11 @@ def test_asking_for_more_than_a_level_has_caps_and_says_so(source, level, n, dis
 
 def test_held_out_set_is_disjoint_and_full():
     train = generate("builtin:chain", 1000, seed=0).rows
-    held_out = generate("builtin:chain", 300, seed=1, exclude=frozenset(r["problem_id"] for r in train)).rows
-    assert len(held_out) == 300
+    train_ids = frozenset(r["problem_id"] for r in train)
+    result = generate("builtin:chain", 300, seed=1, exclude=train_ids)
+    held_out = result.rows
+    assert len(held_out) == 300 and not result.capped
+    assert result.excluded and result.excluded <= train_ids  # it met held-out problems and skipped them
     assert {r["problem_id"] for r in held_out}.isdisjoint(r["problem_id"] for r in train)
 
 
