@@ -141,7 +141,7 @@ def _how_made(stats: CardStats) -> list[str]:
                 r.top_p,
                 r.max_tokens,
                 r.seed,
-                f"{r.first} → {r.last}",
+                r.first if r.first == r.last else f"{r.first} → {r.last}",
                 f"{r.cost_usd:.2f}",
             ]
             for r in stats.runs
@@ -169,13 +169,29 @@ def _how_made(stats: CardStats) -> list[str]:
         )
     else:
         lines += _not_run("verification", "curate verify")
-    lines += ["### Curation parameters", ""]
+    lines += [
+        "### Curation parameters",
+        "",
+        "Each view's parameters and input snapshot, as `curate` recorded them:",
+        "",
+    ]
     for v in stats.views:
-        lines += [f"`{v.name}` (from its `_view.json`):", ""]
         if v.provenance is None:
-            lines += ["_no provenance file: this view was written without its parameters._", ""]
-        else:
-            lines += ["```json", json.dumps(v.provenance, indent=1, sort_keys=True, default=str), "```", ""]
+            lines += [
+                f"- `{v.name}`: _no provenance file: this view was written without its parameters._",
+                "",
+            ]
+            continue
+        lines += [
+            f"<details><summary><code>{v.name}</code> (<code>_view.json</code>)</summary>",
+            "",
+            "```json",
+            json.dumps(v.provenance, indent=1, sort_keys=True, default=str),
+            "```",
+            "",
+            "</details>",
+            "",
+        ]
     return lines
 
 
@@ -185,6 +201,9 @@ def _statistics(stats: CardStats, layout: CardLayout) -> list[str]:
         ["config", "series", "rows", "unit", "total", "mean", "p10", "median", "p90", "max"],
         [_length_row(v, s) for v in stats.views for s in v.lengths]
         + [[f"`{v.name}`", "prompts only", f"{v.rows:,}"] + ["-"] * 7 for v in stats.views if not v.lengths],
+    )
+    lines += [_prompt_line(v) for v in stats.views if v.prompt_pass_rates] + [""] * any(
+        v.prompt_pass_rates for v in stats.views
     )
     lines += _figure(layout, "lengths", "Completion length per view")
     lines += ["### Teacher pass rate and difficulty", ""]
@@ -238,6 +257,14 @@ def _length_row(v: ViewStats, s: LengthSeries) -> list:
     ]
 
 
+def _prompt_line(v: ViewStats) -> str:
+    r = np.asarray(v.prompt_pass_rates, dtype=float)
+    return (
+        f"`{v.name}`: {v.rows:,} prompts over {v.problems:,} problems; teacher pass rate of its prompts "
+        f"{r.min():.3f}–{r.max():.3f} (mean {r.mean():.3f}); repeated rows are oversampled hard prompts."
+    )
+
+
 def _figure(layout: CardLayout, name: str, alt: str) -> list[str]:
     return [f"![{alt}]({layout.plots[name]})", ""] if name in layout.plots else []
 
@@ -288,6 +315,7 @@ def _how_to_load(stats: CardStats, layout: CardLayout) -> list[str]:
         "```python",
         "from datasets import load_dataset",
         "",
+        "# each config feeds a TRL trainer as is: SFTTrainer (mid, sft), DPOTrainer (dpo), GRPOTrainer (rl)",
         *[f'{x.name} = load_dataset("{ref}", "{x.name}", split="train")' for x in stats.views],
         "```",
         "",

@@ -40,6 +40,7 @@ class ViewStats:
     columns: list[tuple[str, str]]  # (name, DuckDB type)
     lengths: list[LengthSeries]
     provenance: dict | None  # the view's _view.json, None when absent
+    prompt_pass_rates: list[float] | None = None  # views with a pass_rate column (rl): one per row
 
 
 @dataclass
@@ -134,7 +135,14 @@ def _view_stats(con: duckdb.DuckDBPyConnection, lake: Lake, name: str) -> ViewSt
         columns=columns,
         lengths=_lengths(con, name, {c for c, _ in columns}),
         provenance=json.loads(provenance_path.read_text()) if provenance_path.exists() else None,
+        prompt_pass_rates=_column(con, name, "pass_rate") if "pass_rate" in {c for c, _ in columns} else None,
     )
+
+
+def _column(con: duckdb.DuckDBPyConnection, view: str, column: str) -> list[float]:
+    return [
+        float(r[0]) for r in con.execute(f'SELECT "{column}" FROM "{view}"').fetchall() if r[0] is not None
+    ]
 
 
 def _lengths(con: duckdb.DuckDBPyConnection, view: str, columns: set[str]) -> list[LengthSeries]:
@@ -159,14 +167,21 @@ def _lengths(con: duckdb.DuckDBPyConnection, view: str, columns: set[str]) -> li
     return series
 
 
+def _values(column: str) -> str:
+    """SQL: the distinct values of a sampling parameter in a run, or how many there are when many
+    (seeds are usually derived per sample)."""
+    return (
+        f"CASE WHEN count(DISTINCT {column}) <= 3 "
+        f"THEN string_agg(DISTINCT CAST({column} AS VARCHAR), ', ' ORDER BY CAST({column} AS VARCHAR)) "
+        f"ELSE count(DISTINCT {column}) || ' distinct values' END"
+    )
+
+
 def _runs(con: duckdb.DuckDBPyConnection) -> list[RunStats]:
+    params = ", ".join(_values(c) for c in ("temperature", "top_p", "max_tokens", "seed"))
     rows = con.execute(
-        """
-        SELECT run, teacher, count(*), count(DISTINCT problem_id), max(sample_idx) + 1,
-               string_agg(DISTINCT CAST(temperature AS VARCHAR), ', '),
-               string_agg(DISTINCT CAST(top_p AS VARCHAR), ', '),
-               string_agg(DISTINCT CAST(max_tokens AS VARCHAR), ', '),
-               string_agg(DISTINCT CAST(seed AS VARCHAR), ', '),
+        f"""
+        SELECT run, teacher, count(*), count(DISTINCT problem_id), max(sample_idx) + 1, {params},
                strftime(min(created_at), '%Y-%m-%d %H:%M'), strftime(max(created_at), '%Y-%m-%d %H:%M'),
                coalesce(sum(cost_usd), 0)
         FROM traces GROUP BY run, teacher ORDER BY min(created_at), run

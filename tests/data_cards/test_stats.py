@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from helpers import card_lake
 from helpers.card_lake import CORRECT, tokens
@@ -71,3 +72,22 @@ def test_optional_inputs_absent_give_none(tmp_path):
 def test_unknown_view_is_a_user_error(lake_root):
     with pytest.raises(UserError, match="view 'grpo' does not exist"):
         collect(lake_root, ["grpo"])
+
+
+def test_many_distinct_sampling_values_are_counted_not_listed(tmp_path):
+    lake = card_lake.build(tmp_path / "lake")
+    r1 = lake.read("traces")
+    r2 = r1.slice(0, 5)
+    r2 = r2.set_column(r2.schema.get_field_index("run"), "run", pa.array(["r2"] * 5))
+    r2 = r2.set_column(
+        r2.schema.get_field_index("seed"), "seed", pa.array([100, 101, 102, 103, 104], pa.int64())
+    )
+    r2 = r2.set_column(r2.schema.get_field_index("top_p"), "top_p", pa.array([0.9, 0.95, 0.9, 0.9, 1.0]))
+    lake.write("traces", r2, partition="run=r2")
+    runs = {r.run: r for r in collect(lake.root, ["sft"]).runs}
+    assert (runs["r2"].traces, runs["r2"].seed, runs["r2"].top_p) == (
+        5,
+        "5 distinct values",
+        "0.9, 0.95, 1.0",
+    )
+    assert runs["r1"].seed == "7"
