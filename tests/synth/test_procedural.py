@@ -3,9 +3,13 @@ what a sample is meant to be and what a real verifier (math-verify, on the proje
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from fractions import Fraction
 
@@ -225,3 +229,33 @@ def test_gold_answers_are_latex_of_exact_values():
         "\\frac{23}{12}",
         "-\\frac{1}{2}",
     ]
+
+
+DIGEST = """
+import hashlib, sys
+from synth.sources.builtin import generate
+from synth.teachers.procedural import plan
+h = hashlib.sha256()
+for row in generate("builtin:arith", 70, seed=2).rows:
+    for idx in range(4):
+        h.update(plan(row, idx, 5, 300).text.encode())
+print(h.hexdigest())
+"""
+
+
+def test_samples_are_identical_in_a_fresh_process_with_another_hash_seed():
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", DIGEST],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    here = hashlib.sha256()
+    for row in generate("builtin:arith", 70, seed=2).rows:
+        for idx in range(4):
+            here.update(plan(row, idx, 5, 300).text.encode())
+    assert runs == [here.hexdigest() + "\n"] * 2
