@@ -94,7 +94,15 @@ def _clean_solution(meta: str) -> _Solution | None:
     if family is None:
         return None
     w = Work()
-    value = family.solve(params, w)
+    try:
+        value = family.solve(params, w)
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        ZeroDivisionError,
+    ):  # an imported row that merely has a "family" field
+        return None
     return _Solution(family, params, tuple(w.lines), value, tuple(w.slippable), tuple(w.signable))
 
 

@@ -259,3 +259,15 @@ def test_samples_are_identical_in_a_fresh_process_with_another_hash_seed():
         for idx in range(4):
             here.update(plan(row, idx, 5, 300).text.encode())
     assert runs == [here.hexdigest() + "\n"] * 2
+
+
+def test_an_imported_row_whose_meta_merely_names_a_family_gets_the_generic_response():
+    row = {
+        "problem_id": "p",
+        "answer": "12",
+        "level": 1,
+        "meta": json.dumps({"family": "chain", "note": "x"}),
+    }
+    texts = [plan(row, idx, 0, 4096) for idx in range(20)]
+    assert all("I'll set up the relevant quantities" in p.text for p in texts)
+    assert any(p.intended_correct and p.answer == "12" for p in texts)
