@@ -18,7 +18,6 @@ import pyarrow as pa
 from lake.errors import UserError
 from lake.schema import PROBLEMS
 from synth.sources import builtin
-from synth.sources.families import LEVELS
 from synth.sources.records import detect_fields, to_row
 
 if TYPE_CHECKING:
@@ -44,8 +43,7 @@ def load(source: str, cfg: ProblemsConfig) -> Loaded:
     if source.startswith("builtin:"):
         if cfg.n is None:
             raise UserError("--n is required for builtin sources (how many problems to generate)")
-        levels = tuple(getattr(cfg, "levels", LEVELS))
-        result = builtin.generate(source, cfg.n, cfg.seed, levels, frozenset(exclude))
+        result = builtin.generate(source, cfg.n, cfg.seed, tuple(cfg.levels), frozenset(exclude))
         return Loaded(rows=result.rows, excluded=len(result.excluded), capped=result.capped)
     records = read_records(source)
     loaded = _dedup(_rows(records, source, cfg.problem_field, cfg.answer_field), exclude)
