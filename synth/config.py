@@ -45,4 +45,9 @@ class GenerateConfig:
     # scale-out
     executor: str = "none"  # none | local | slurm | ray
     tasks: int = 1
+    workers: int = -1  # tasks running at once (-1: all of them locally, no limit on Slurm/Ray)
+    slurm_partition: str | None = None
+    slurm_time: str = "24:00:00"
+    cpus_per_task: int = 1
+    gpus_per_task: int = 0  # per shard worker (e.g. 8 for a vllm: teacher with --tensor-parallel-size 8)
     progress: bool = True

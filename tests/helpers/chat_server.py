@@ -39,7 +39,7 @@ class FaultMix:
     slow: float = 0.0
     truncated_json: float = 0.0
     empty_choices: float = 0.0
-    length: float = 0.0  # a valid answer cut at max_tokens (finish_reason "length"), not a fault
+    length: float = 0.0  # share of answers cut at max_tokens (finish_reason "length"): not a fault
     retry_after: str = "0"  # Retry-After header value sent with 429
     slow_s: float = 5.0  # how long a "slow" response takes (above the client's timeout)
     seed: int = 0
@@ -72,6 +72,7 @@ class ChatServer:
     "reject" answers 400 to n > 1. `reasoning`: also send `reasoning_content`.
     `echo_auth`: error bodies echo the Authorization header (a hostile server, for leak tests).
     `hold_after`: requests after the first `hold_after` hang until `release()`.
+    `api_key`: when set, any other key is refused with 401.
     `script`: per (prompt, seed), the fault of attempt 1, 2, ... (None: answer); beyond it, `faults`.
     """
 
@@ -85,6 +86,7 @@ class ChatServer:
         script: dict[tuple[str, int], list[str | None]] | None = None,
         echo_auth: bool = False,
         hold_after: int | None = None,
+        api_key: str | None = None,
         port: int = 0,
     ):
         self.faults = faults or FaultMix()
@@ -95,6 +97,7 @@ class ChatServer:
         self.script = dict(script or {})
         self.echo_auth = echo_auth
         self.hold_after = hold_after
+        self.api_key = api_key
         self.port = port
         self.state = ServerState()
         self._lock = threading.Lock()
@@ -131,9 +134,9 @@ class ChatServer:
         self.stop()
 
     def heal(self) -> None:
-        """Stop failing the `always_fail` units and stop injecting faults."""
+        """Stop failing the `always_fail` units and stop injecting faults (answers stay the same)."""
         self.always_fail = set()
-        self.faults = FaultMix()
+        self.faults = FaultMix(length=self.faults.length)
 
     def release(self) -> None:
         """Let held requests (see `hold_after`) proceed, and stop holding."""
@@ -177,8 +180,12 @@ class ChatServer:
         if self.hold_after is not None and sum(self.state.requests.values()) > self.hold_after:
             self.state.faults["held"] += 1
             await self._released.wait()
+            if request.transport is None or request.transport.is_closing():
+                return web.Response()  # the client is gone (killed): nothing is delivered
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
+        if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._error(request, 401, "invalid api key")
         n = int(body.get("n") or 1)
         if n > 1 and self.n_mode == "reject":
             return self._error(request, 400, "n > 1 is not supported")
@@ -192,15 +199,18 @@ class ChatServer:
             self.state.faults[fault] += 1
             return await self._inject(request, fault, body, key)
         n = 1 if self.n_mode == "ignore" else n
-        return await self._send(request, _answer(body, n, key, self.faults, self.reasoning), key)
+        return await self._send(request, _answer(body, n, key, self.faults.length, self.reasoning), key)
 
     async def _send(self, request: web.Request, payload: dict, key) -> web.StreamResponse:
         data = json.dumps(payload).encode()
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         resp.content_length = len(data)
-        await resp.prepare(request)
-        await resp.write(data)
-        await resp.write_eof()
+        try:
+            await resp.prepare(request)
+            await resp.write(data)
+            await resp.write_eof()
+        except ConnectionResetError:  # the client gave up (timeout, kill): nothing was delivered
+            return resp
         with self._lock:
             self.state.returned[key] += 1
         return resp
@@ -224,11 +234,11 @@ class ChatServer:
             return web.Response()  # never written: the connection is gone
         if fault == "slow":
             await asyncio.sleep(self.faults.slow_s)
-            return await self._send(request, _answer(body, n, key, FaultMix(), self.reasoning), key)
+            return await self._send(request, _answer(body, n, key, self.faults.length, self.reasoning), key)
         if fault == "truncated_json":
-            data = json.dumps(_answer(body, n, key, FaultMix(), self.reasoning))
+            data = json.dumps(_answer(body, n, key, self.faults.length, self.reasoning))
             return web.Response(body=data[: len(data) // 2], content_type="application/json")
-        return web.json_response({**_answer(body, n, key, FaultMix(), self.reasoning), "choices": []})
+        return web.json_response({**_answer(body, n, key, self.faults.length, self.reasoning), "choices": []})
 
 
 def _reset(request: web.Request) -> None:
@@ -243,7 +253,7 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-def _answer(body: dict, n: int, key, faults: FaultMix, reasoning: bool) -> dict:
+def _answer(body: dict, n: int, key, length_rate: float, reasoning: bool) -> dict:
     """A deterministic answer per (prompt, seed, choice): reasoning plus a boxed number."""
     prompt, seed = key
     prompt_tokens = sum(_words(m["content"]) for m in body["messages"]) + 3 * len(body["messages"])
@@ -254,7 +264,7 @@ def _answer(body: dict, n: int, key, faults: FaultMix, reasoning: bool) -> dict:
         think = f"step {h % 97} then step {h % 89} gives {h % 10}"
         text = f"The answer is \\boxed{{{h % 10}}}."
         finish = "stop"
-        if faults.length and (h % 1000) / 1000 < faults.length:
+        if length_rate and (h % 1000) / 1000 < length_rate:
             think, text, finish = (think + " and more ") * max_tokens, "", "length"
         tokens = _words(think) + _words(text) if reasoning else _words(text)
         if finish == "length" or tokens > max_tokens:

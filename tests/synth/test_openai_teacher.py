@@ -7,7 +7,6 @@ import asyncio
 import random
 
 import pytest
-from helpers.chat_server import ChatServer, FaultMix, _answer
 
 import synth.teachers  # noqa: F401  (import order: the registry before the config)
 from lake.errors import UserError
@@ -16,6 +15,7 @@ from synth.teachers.base import SampleRequest
 from synth.teachers.openai_api import OpenAITeacher, group_requests, prompt_token_bound, split_tokens
 from synth.teachers.pricing import KNOWN_PRICES, Budget, resolve_prices
 from synth.teachers.ratelimit import backoff_delay, parse_retry_after
+from tests.helpers.chat_server import ChatServer, FaultMix, _answer
 
 CANARY = "sk-canary-7f3a9e1d0b2c4d5e"
 MIX = FaultMix(
@@ -51,7 +51,7 @@ def expected(request: SampleRequest, choice: int = 0, seed: int | None = None, m
     """The server's answer for a unit (it is a pure function of prompt, seed and choice index)."""
     body = {"messages": request.messages, "max_tokens": request.max_tokens, "n": choice + 1}
     key = (request.messages[-1]["content"], request.seed if seed is None else seed)
-    return _answer(body, choice + 1, key, mix, True)["choices"][choice]
+    return _answer(body, choice + 1, key, mix.length, True)["choices"][choice]
 
 
 def run(teacher: OpenAITeacher, reqs: list[SampleRequest]) -> dict:

@@ -1,0 +1,92 @@
+"""Where `synth generate` runs: `--executor local|slurm|ray --tasks N` runs N shard workers
+(`--shard i/N`, i = the task's rank) through datatrove's executors. What runs is the same
+`synth.generate.main`; each shard has its own journal and writes its own lake shards, so the
+workers never collide, and a rerun of the same command finishes whatever a worker left undone.
+
+Every task is re-run on a rerun (datatrove's skip-completed marker is off): a finished shard
+has nothing missing and returns at once, while a shard that recorded errors retries them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lake.errors import UserError
+from synth.config import GenerateConfig
+
+EXECUTORS = ("local", "slurm", "ray")
+
+
+@dataclass
+class ShardWorker:
+    """A datatrove pipeline step: run this run's shard `rank` of `world_size`. Picklable, so the
+    Slurm and Ray executors can ship it to other machines."""
+
+    cfg: GenerateConfig
+
+    def __call__(self, data: Iterable | None, rank: int = 0, world_size: int = 1) -> Iterable:
+        from datatrove.utils.logging import logger
+
+        from synth.generate import main
+
+        cfg = replace(self.cfg, shard=(rank, world_size), executor="none", tasks=1, progress=False)
+        summary = main(cfg)
+        logger.info(f"shard {rank}/{world_size}: {summary.line()}")
+        if summary.stopped == "interrupted":
+            raise RuntimeError(f"shard {rank}/{world_size} was interrupted")
+        return data or []
+
+
+def logging_dir(cfg: GenerateConfig) -> Path:
+    """datatrove's logs and stats for a run live in the lake, beside the run's journals."""
+    return Path(cfg.lake).resolve() / "_executor" / f"run={cfg.run}"
+
+
+def build_executor(cfg: GenerateConfig):
+    """The datatrove executor for cfg.executor, with one ShardWorker step."""
+    if cfg.executor not in EXECUTORS:
+        raise UserError(f"--executor {cfg.executor!r}: choose one of none, {', '.join(EXECUTORS)}")
+    if cfg.tasks < 1:
+        raise UserError(f"--tasks must be >= 1, got {cfg.tasks}")
+    if cfg.shard != (0, 1):
+        raise UserError("--shard and --executor exclude each other: the executor assigns the shards")
+    pipeline = [ShardWorker(cfg)]
+    common = dict(pipeline=pipeline, tasks=cfg.tasks, logging_dir=str(logging_dir(cfg)), skip_completed=False)
+    if cfg.executor == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        workers = cfg.workers if cfg.workers > 0 else cfg.tasks
+        return LocalPipelineExecutor(**common, workers=workers)
+    if cfg.executor == "slurm":
+        from datatrove.executor import SlurmPipelineExecutor
+
+        if not cfg.slurm_partition:
+            raise UserError("--executor slurm needs --slurm-partition")
+        return SlurmPipelineExecutor(
+            **common,
+            partition=cfg.slurm_partition,
+            time=cfg.slurm_time,
+            cpus_per_task=cfg.cpus_per_task,
+            gpus_per_task=cfg.gpus_per_task,
+            workers=cfg.workers,
+            job_name=f"synth-{cfg.run}",
+        )
+    try:
+        from datatrove.executor.ray import RayPipelineExecutor
+    except ImportError as e:  # ray is an optional dependency of datatrove
+        raise UserError(f"--executor ray needs ray installed (pip install ray): {e.name or e}") from None
+    return RayPipelineExecutor(
+        **common, workers=cfg.workers, cpus_per_task=cfg.cpus_per_task, gpus_per_task=cfg.gpus_per_task
+    )
+
+
+def run_sharded(cfg: GenerateConfig) -> str:
+    """Run (local, ray) or submit (slurm) the N shard workers; returns the one-line summary."""
+    executor = build_executor(cfg)
+    executor.run()
+    where = logging_dir(cfg)
+    if cfg.executor == "slurm":
+        return f"submitted {cfg.tasks} shard tasks of run {cfg.run} to Slurm (job {executor.job_id}); logs in {where}"
+    return f"ran {cfg.tasks} shard tasks of run {cfg.run} on the {cfg.executor} executor; logs in {where}"
