@@ -28,6 +28,16 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def parse_levels(text: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+    except ValueError:
+        raise UserError(f"--levels {text!r}: expected comma-separated integers 1-5, e.g. 1,2,3") from None
+    if not levels or not all(1 <= x <= 5 for x in levels):
+        raise UserError(f"--levels {text!r}: levels are 1-5")
+    return levels
+
+
 @app.command()
 @user_errors
 def problems(
@@ -41,7 +51,12 @@ def problems(
     problem_field: str | None = typer.Option(None, "--problem-field", help="Field holding the problem text."),
     answer_field: str | None = typer.Option(None, "--answer-field", help="Field holding the gold answer."),
     exclude: list[Path] = typer.Option(
-        [], "--exclude", help="Lake(s) whose problems must not be generated again (held-out sets)."
+        [],
+        "--exclude",
+        help="Lake dirs or .jsonl/.parquet files whose problems are skipped (disjoint held-out sets).",
+    ),
+    levels: str | None = typer.Option(
+        None, "--levels", help="Builtin levels to generate, e.g. 1,2,3 (default: 1-5)."
     ),
     lake: Path = LakeOpt,
 ) -> None:
@@ -61,6 +76,8 @@ def problems(
         answer_field=answer_field,
         exclude=list(exclude),
     )
+    if levels:
+        cfg.levels = parse_levels(levels)
     typer.echo(main(cfg))
 
 
