@@ -15,7 +15,6 @@ answers fewer choices (or rejects `n`) switches the teacher to one request per s
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import queue
 import random
@@ -28,10 +27,9 @@ from dataclasses import dataclass
 from lake.errors import UserError
 from synth.config import GenerateConfig
 from synth.teachers.base import Completion, SampleRequest
+from synth.teachers.grouping import Group, group_requests
 from synth.teachers.pricing import Budget, Prices, resolve_prices
 from synth.teachers.ratelimit import RateLimiter, retry_delay
-
-Group = list[SampleRequest]  # samples of one problem answered by one API call (n = len(group))
 
 
 @dataclass
@@ -82,25 +80,24 @@ def prompt_token_bound(messages: list[dict]) -> int:
     return sum(len(str(m.get("content") or "").encode()) + 8 for m in messages) + 16
 
 
-def group_requests(requests: list[SampleRequest], use_n: bool) -> list[Group]:
-    """Samples of one problem with identical prompt and sampling parameters form one group."""
-    if not use_n:
-        return [[r] for r in requests]
-    groups: dict[tuple, Group] = {}
-    for r in requests:
-        key = (r.problem_id, json.dumps(r.messages, sort_keys=True), r.temperature, r.top_p, r.max_tokens)
-        groups.setdefault(key, []).append(r)
-    return list(groups.values())
-
-
-def split_tokens(total: int, texts: list[str]) -> list[int]:
-    """Share a usage total between choices in proportion to their text length (the API reports one
-    total for n choices); the parts sum to the total exactly."""
-    weights = [len(t) or 1 for t in texts]
-    shares = [total * w // sum(weights) for w in weights]
-    for i in range(total - sum(shares)):
-        shares[i % len(shares)] += 1
-    return shares
+def split_tokens(
+    total: int, texts: list[str], finish_reasons: list[str | None], max_tokens: int
+) -> list[int]:
+    """Share the usage total of n choices between them (the API reports one total): a choice cut
+    at the limit ("length") used exactly max_tokens; the rest is shared by the others in proportion
+    to their text length. The parts sum to the total; with one choice, or all but one cut, exact."""
+    fixed = {i: max_tokens for i, f in enumerate(finish_reasons) if f == "length"}
+    free = [i for i in range(len(texts)) if i not in fixed]
+    rest = total - sum(fixed.values())
+    if not free or rest < 0:  # counts that do not add up: share everything by length
+        fixed, free, rest = {}, list(range(len(texts))), total
+    weights = [len(texts[i]) or 1 for i in free]
+    shares = dict(fixed)
+    for i, w in zip(free, weights, strict=True):
+        shares[i] = rest * w // sum(weights)
+    for k in range(rest - sum(shares[i] for i in free)):
+        shares[free[k % len(free)]] += 1
+    return [shares[i] for i in range(len(texts))]
 
 
 class OpenAITeacher:
@@ -315,7 +312,8 @@ class OpenAITeacher:
         usage = response.usage
         if usage is not None:
             prompt_tokens = usage.prompt_tokens
-            shares = split_tokens(usage.completion_tokens, texts)
+            reasons = [c.finish_reason for c in choices]
+            shares = split_tokens(usage.completion_tokens, texts, reasons, group[0].max_tokens)
             costs = [self.prices.cost(prompt_tokens / len(choices), s) for s in shares]
         else:  # no usage reported: charge the reservation, so the budget stays safe
             prompt_tokens, shares = 0, [0] * len(choices)

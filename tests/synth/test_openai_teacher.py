@@ -12,7 +12,8 @@ import synth.teachers  # noqa: F401  (import order: the registry before the conf
 from lake.errors import UserError
 from synth.config import GenerateConfig
 from synth.teachers.base import SampleRequest
-from synth.teachers.openai_api import OpenAITeacher, group_requests, prompt_token_bound, split_tokens
+from synth.teachers.grouping import chunk_groups, group_requests
+from synth.teachers.openai_api import OpenAITeacher, prompt_token_bound, split_tokens
 from synth.teachers.pricing import KNOWN_PRICES, Budget, resolve_prices
 from synth.teachers.ratelimit import backoff_delay, parse_retry_after
 from tests.helpers.chat_server import ChatServer, FaultMix, _answer
@@ -224,7 +225,10 @@ def test_pricing_budget_and_helpers():
     assert budget.try_reserve(0.6) and not budget.try_reserve(0.5)
     budget.settle(0.6, 0.2)
     assert budget.try_reserve(0.8) and (budget.spent_usd, budget.reserved_usd) == (0.2, 0.8)
-    assert split_tokens(10, ["aaa", "a", ""]) == [6, 2, 2] and split_tokens(7, ["ab", "ab"]) == [4, 3]
+    assert split_tokens(10, ["aaa", "a", ""], ["stop"] * 3, 64) == [6, 2, 2]
+    assert split_tokens(7, ["ab", "ab"], ["stop", "stop"], 64) == [4, 3]
+    assert split_tokens(70, ["a", "bbbbbb", "cc"], ["stop", "length", "length"], 32) == [6, 32, 32]
+    assert split_tokens(9, ["ab", "ab"], ["length", "stop"], 32) == [5, 4]  # inconsistent: by length
     assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
     assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470.0) == 10.0
     assert parse_retry_after({}) is None
@@ -233,3 +237,5 @@ def test_pricing_budget_and_helpers():
     reqs = requests(2, 3)
     assert [[r.sample_idx for r in g] for g in group_requests(reqs, True)] == [[0, 1, 2], [0, 1, 2]]
     assert len(group_requests(reqs, False)) == 6
+    sizes = [[len(g) for g in c] for c in chunk_groups(group_requests(requests(5, 3), True), 7)]
+    assert sizes == [[3, 3], [3, 3], [3]]
