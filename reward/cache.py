@@ -1,0 +1,86 @@
+"""Verdict cache keyed by (normalised gold, normalised prediction), in memory and on disk.
+
+On disk it is a directory of parquet shards (columns verifier, gold, pred, correct, status), each written
+to a temporary name, fsynced and renamed, so a crash never leaves a partial shard and DuckDB can read it.
+Only the rows of the current verifier version are loaded: a new math-verify starts a fresh cache.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from pathlib import Path
+
+Key = tuple[str, str]
+Entry = tuple[bool, str]  # (correct, status)
+
+
+def cache_key(gold: str, pred: str) -> Key:
+    """Whitespace runs collapsed: the only normalisation that can never change math-verify's answer."""
+    return " ".join(gold.split()), " ".join(pred.split())
+
+
+class VerdictCache:
+    def __init__(self, verifier: str, path: Path | None = None) -> None:
+        self._verifier = verifier
+        self._path = Path(path) if path is not None else None
+        self._entries: dict[Key, Entry] = {}
+        self._new: list[tuple[Key, Entry]] = []
+        self._lock = threading.Lock()
+        if self._path is not None:
+            self._load()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Key) -> Entry | None:
+        return self._entries.get(key)
+
+    def put(self, key: Key, entry: Entry) -> None:
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = entry
+                self._new.append((key, entry))
+
+    def flush(self) -> int:
+        """Persist the entries added since the last flush as one new shard; returns how many."""
+        with self._lock:
+            new, self._new = self._new, []
+        if not new or self._path is None:
+            return 0
+        self._write_shard(new)
+        return len(new)
+
+    def _load(self) -> None:
+        import pyarrow.parquet as pq
+
+        for shard in sorted(self._path.glob("part-*.parquet")):
+            table = pq.read_table(shard)
+            cols = table.to_pydict()
+            for v, g, p, c, s in zip(
+                cols["verifier"], cols["gold"], cols["pred"], cols["correct"], cols["status"], strict=True
+            ):
+                if v == self._verifier:
+                    self._entries[(g, p)] = (c, s)
+
+    def _write_shard(self, rows: list[tuple[Key, Entry]]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._path.mkdir(parents=True, exist_ok=True)
+        table = pa.table(
+            {
+                "verifier": [self._verifier] * len(rows),
+                "gold": [k[0] for k, _ in rows],
+                "pred": [k[1] for k, _ in rows],
+                "correct": [e[0] for _, e in rows],
+                "status": [e[1] for _, e in rows],
+            }
+        )
+        name = f"part-{uuid.uuid4().hex}.parquet"
+        tmp = self._path / f".tmp-{name}"
+        pq.write_table(table, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, self._path / name)
