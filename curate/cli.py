@@ -118,6 +118,117 @@ def publish(
     main(cfg)
 
 
+ConfigOpt = typer.Option(
+    None, "--config", help="A curate.yaml overriding the shipped defaults (curate/curate.yaml)."
+)
+
+
+@app.command("run")
+@user_errors
+def run_cmd(
+    config: Path | None = ConfigOpt,
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Verify new traces first."),
+    lake: Path = LakeOpt,
+) -> None:
+    """verify -> problem stats -> dedup -> decontam -> filters -> views; prints and stores the funnel.
+
+    Incremental: only new traces are verified and filtered; with nothing new, nothing changes.
+
+    Example:  curate run --config curate.yaml --lake lake
+    """
+    from curate.config import load_config
+    from curate.pipeline import main
+
+    cfg = load_config(config, lake)
+    cfg.verify = verify
+    main(cfg)
+
+
+@app.command()
+@user_errors
+def dedup(
+    config: Path | None = ConfigOpt,
+    executor: str | None = typer.Option(None, "--executor", help="local | slurm | ray (datatrove executor)."),
+    tasks: int | None = typer.Option(None, "--tasks", help="Parallel signature/filter tasks."),
+    workers: int | None = typer.Option(None, "--workers", help="Local executor: tasks running at once."),
+    bands: int | None = typer.Option(None, "--bands", help="MinHash LSH bands."),
+    rows: int | None = typer.Option(None, "--rows", help="Hashes per band."),
+    n_grams: int | None = typer.Option(None, "--n-grams", help="Words per shingle."),
+    lake: Path = LakeOpt,
+) -> None:
+    """Exact (normalised text, DuckDB) and MinHash near-duplicate problem dedup on datatrove's pipeline.
+
+    Example:  curate dedup --executor local --tasks 4 --workers 2 --bands 14 --rows 8
+    """
+    from curate.config import load_config
+    from curate.pipeline import dedup_main
+
+    cfg = load_config(config, lake)
+    overrides = {
+        "executor": executor,
+        "tasks": tasks,
+        "workers": workers,
+        "bands": bands,
+        "rows": rows,
+        "n_grams": n_grams,
+    }
+    for name, value in overrides.items():
+        if value is not None:
+            setattr(cfg.dedup, name, value)
+    dedup_main(cfg)
+
+
+@app.command()
+@user_errors
+def decontam(
+    config: Path | None = ConfigOpt,
+    benchmarks: list[Path] = typer.Option(
+        [], "--benchmarks", help="Benchmark file (repeat); default ../shared/benchmarks/*.jsonl."
+    ),
+    ngram: int | None = typer.Option(None, "--ngram", help="Overlap unit in words (default 13)."),
+    lake: Path = LakeOpt,
+) -> None:
+    """Drop training problems sharing an n-gram with a benchmark item; per-benchmark report in the lake.
+
+    Example:  curate decontam --benchmarks ../shared/benchmarks/math500.jsonl --benchmarks ../shared/benchmarks/aime24.jsonl --ngram 13
+    """
+    from curate.config import load_config
+    from curate.pipeline import decontam_main
+
+    cfg = load_config(config, lake)
+    if benchmarks:
+        cfg.decontam.benchmarks = list(benchmarks)
+    if ngram is not None:
+        cfg.decontam.n_gram = ngram
+    decontam_main(cfg)
+
+
+@app.command("filter")
+@user_errors
+def filter_cmd(config: Path | None = ConfigOpt, lake: Path = LakeOpt) -> None:
+    """Run the trace filters (finish reason, boxed answer, reasoning, length, repetition, visible answer).
+
+    Example:  curate filter --config curate.yaml
+    """
+    from curate.config import load_config
+    from curate.pipeline import filter_main
+
+    filter_main(load_config(config, lake))
+
+
+@app.command("views")
+@user_errors
+def views_cmd(config: Path | None = ConfigOpt, lake: Path = LakeOpt) -> None:
+    """Build the mid, sft, dpo and rl views (TRL formats) from verified traces; needs `curate verify` first.
+
+    Example:  curate views --lake lake && curate sql "select count(*) from dpo"
+    """
+    from curate.config import load_config
+    from curate.pipeline import views_main
+
+    views_main(load_config(config, lake))
+
+
 def run() -> None:  # console entry for `python -m curate.cli`
     app()
 

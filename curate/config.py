@@ -1,0 +1,152 @@
+"""Typed configuration of the curation pipeline: defaults < curate.yaml < command-line options."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from lake.errors import UserError
+
+DEFAULT_YAML = Path(__file__).with_name("curate.yaml")
+# The real benchmark sets live next to the repository (../shared/benchmarks); MINIREASON_BENCHMARKS moves them.
+DEFAULT_BENCHMARK_DIR = Path(
+    os.environ.get("MINIREASON_BENCHMARKS", Path(__file__).resolve().parents[2] / "shared" / "benchmarks")
+)
+INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+@dataclass
+class DedupConfig:
+    near_dup: bool = True
+    n_grams: int = 5  # words per shingle
+    bands: int = 14
+    rows: int = 8  # hashes per band; threshold ~ (1/bands)^(1/rows) = 0.72 for 14 x 8
+    seed: int = 1
+    norm_numbers: bool = False  # True maps every number to 0 (datatrove's default; wrong for maths)
+    same_numbers: bool = True  # a near-duplicate must also have the same numbers as the problem it repeats
+    executor: str = "local"  # local | slurm | ray (datatrove executors)
+    tasks: int = 1  # signature/filter tasks; the buckets step runs one task per band
+    workers: int = 1  # local executor: tasks run at once
+    slurm_partition: str | None = None
+    slurm_time: str = "2:00:00"
+
+
+@dataclass
+class DecontamConfig:
+    benchmarks: list[Path] = field(default_factory=list)  # empty: every *.jsonl in DEFAULT_BENCHMARK_DIR
+    n_gram: int = 13  # words; a benchmark item shorter than this must match a training problem whole
+    examples: int = 3  # example pairs kept per benchmark in the report
+
+    def benchmark_files(self) -> list[Path]:
+        if self.benchmarks:
+            return [Path(p) for p in self.benchmarks]
+        return sorted(DEFAULT_BENCHMARK_DIR.glob("*.jsonl"))
+
+
+@dataclass
+class FilterConfig:
+    require_stop: bool = True  # finish_reason must be "stop"
+    require_boxed: bool = True  # a \boxed{} answer present
+    require_reasoning: bool = True  # a reasoning block present (field or <think> block)
+    require_answer: bool = True  # non-empty visible answer after the reasoning
+    min_tokens: int = 0  # completion_tokens bounds (whitespace words when the teacher gave no count)
+    max_tokens: int | None = None
+    repetition_ngram: int = 8  # words per n-gram in the repetition check
+    max_repetition: float = 0.5  # drop when more than this share of n-grams are repeats (runaway loops)
+
+
+@dataclass
+class ViewsConfig:
+    instruction: str = INSTRUCTION  # the user message is problem + "\n" + instruction
+    sft_k: int = 2  # at most k correct traces per problem (shortest first)
+    sft_band: tuple[float, float] = (0.0, 1.0)  # preferred pass-rate band (inclusive)
+    sft_outside_band: bool = True  # False: drop problems outside the band; True: rank them after
+    sft_max_rows: int | None = None
+    dpo_max_pairs: int = 2  # per problem; each rollout is used in at most one pair
+    dpo_length_ratio: float | None = None  # e.g. 1.5: longer/shorter of a pair at most this
+    rl_band: tuple[float, float] = (0.01, 0.5)  # teacher pass rate kept (inclusive); > 0.5 is too easy
+    rl_hard_below: float = 0.25  # pass rate at or below which a prompt counts as hard
+    rl_hard_repeat: int = 2  # rows per hard prompt (reward rebalancing: oversample hard prompts)
+
+
+@dataclass
+class CurateConfig:
+    lake: Path = Path("lake")
+    verify: bool = True  # `curate run` verifies new traces first
+    progress: bool = True
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    views: ViewsConfig = field(default_factory=ViewsConfig)
+
+
+def load_config(path: Path | None = None, lake: Path | None = None) -> CurateConfig:
+    """The shipped defaults, then `path` (a curate.yaml), then the --lake option."""
+    cfg = from_dict(CurateConfig, _read_yaml(DEFAULT_YAML), "curate.yaml")
+    if path is not None:
+        cfg = from_dict(CurateConfig, _read_yaml(path), str(path), base=cfg)
+    if lake is not None:
+        cfg.lake = Path(lake)
+    return cfg
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise UserError(f"config file {path} not found") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise UserError(f"{where}: not valid YAML") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of settings")
+    return data
+
+
+def from_dict(cls, data: dict, where: str, base: Any = None):
+    """Build dataclass `cls` from a mapping, on top of `base`; unknown keys are a one-line error."""
+    obj = base if base is not None else cls()
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key, value in data.items():
+        if key not in names:
+            raise UserError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(names))})")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise UserError(f"{where}: {key} must be a mapping")
+            setattr(obj, key, from_dict(type(current), value, f"{where}: {key}", base=current))
+        else:
+            setattr(obj, key, _coerce(hints[key], value, f"{where}: {key}"))
+    return obj
+
+
+def _coerce(hint, value, where: str):
+    """Check/convert one YAML value against its dataclass field type."""
+    if get_origin(hint) in (Union, types.UnionType):
+        if value is None and type(None) in get_args(hint):
+            return None
+        hint = next(a for a in get_args(hint) if a is not type(None))
+    if value is None:
+        raise UserError(f"{where} must not be empty")
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is tuple:
+        if not isinstance(value, list | tuple) or len(value) != len(args):
+            raise UserError(f"{where} must be a list of {len(args)} values")
+        return tuple(_coerce(a, v, where) for a, v in zip(args, value, strict=True))
+    if origin is list:
+        return [_coerce(args[0], v, where) for v in (value if isinstance(value, list) else [value])]
+    if hint is Path:
+        return Path(str(value))
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise UserError(f"{where} must be {hint.__name__}, got {value!r}")
+    return value

@@ -1,0 +1,264 @@
+"""Problem dedup: exact (normalised-text hash, in DuckDB), then near-duplicates with MinHash on
+datatrove's dedup pipeline (signature -> buckets -> clusters -> filter), so `--executor local|slurm|ray`
+and `--tasks N` scale it out. Only the signature step is ours (numpy, see minhash.py); it writes
+datatrove's signature files, and datatrove's own steps read them.
+
+Each step returns the dropped rows with the id they duplicate, so the funnel can say why a row went.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.config import DedupConfig
+from curate.minhash import MinhashParams
+from lake.errors import UserError
+
+DROPS = pa.schema([("row", pa.int64()), ("problem_id", pa.string()), ("kept_id", pa.string())])
+NEAR = pa.schema([("problem_id", pa.string()), ("kept_id", pa.string())])
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# Same normalisation as lake.ids.normalize_text (lower case, whitespace collapsed, ends stripped).
+_NORM_SQL = "lower(trim(regexp_replace({col}, '\\s+', ' ', 'g')))"
+
+
+def exact_duplicates(con: duckdb.DuckDBPyConnection, table: str, id_col: str, text_col: str) -> pa.Table:
+    """Rows of `table` (with a `row` column) whose normalised text repeats an earlier row's:
+    (row, <id>, kept_id). The kept row of a group is the smallest (id, row)."""
+    norm = _NORM_SQL.format(col=text_col)
+    return con.sql(
+        f"""
+        WITH keyed AS (SELECT row, {id_col} AS id, md5({norm}) AS h FROM {table}),
+        firsts AS (SELECT h, min((id, row)) AS first FROM keyed GROUP BY h)
+        SELECT k.row, k.id AS {id_col}, f.first[1] AS kept_id
+        FROM keyed k JOIN firsts f USING (h)
+        WHERE k.row <> f.first[2]
+        ORDER BY k.row
+        """
+    ).to_arrow_table()
+
+
+def near_duplicates(problems: pa.Table, cfg: DedupConfig, work_dir: Path) -> pa.Table:
+    """MinHash near-duplicates among `problems` (problem_id, problem): (problem_id, kept_id), one kept
+    problem per cluster. Runs datatrove's four stages on `cfg.executor` under `work_dir`."""
+    if problems.num_rows < 2:
+        return NEAR.empty_table()
+    shutil.rmtree(work_dir, ignore_errors=True)
+    tasks = max(1, min(cfg.tasks, problems.num_rows))
+    _write_inputs(problems, work_dir / "input", tasks)
+    stages = _stages(cfg, work_dir, tasks)
+    with _quiet_datatrove(work_dir / "datatrove.log"):
+        _launch(cfg, stages, work_dir)
+    found = _collect(work_dir)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    if cfg.same_numbers:
+        found = _keep_if_same_numbers(found, problems)
+    return found
+
+
+def numbers(text: str) -> list[str]:
+    """The numbers of a text, sorted (a multiset): "3/5 + 2/3" -> ["2", "3", "3", "5"]."""
+    return sorted(_NUMBER.findall(text or ""))
+
+
+def _keep_if_same_numbers(found: pa.Table, problems: pa.Table) -> pa.Table:
+    """Templated problems that differ only in their numbers share most shingles but are different
+    problems (different answers): a near-duplicate must also have the same numbers as its kept one."""
+    text = dict(
+        zip(problems.column("problem_id").to_pylist(), problems.column("problem").to_pylist(), strict=True)
+    )
+    keep = [
+        numbers(text[a]) == numbers(text[b])
+        for a, b in zip(
+            found.column("problem_id").to_pylist(), found.column("kept_id").to_pylist(), strict=True
+        )
+    ]
+    return found.filter(pa.array(keep, pa.bool_()))
+
+
+@contextlib.contextmanager
+def _quiet_datatrove(log_path: Path):
+    """datatrove logs every task to stderr (here and in worker processes): send file descriptor 2 to a
+    log file in the work dir for the duration, so the command's own output stays readable."""
+    from datatrove.utils.logging import logger
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log_path, "a") as log:
+        os.dup2(log.fileno(), 2)
+        logger.remove()
+        logger.add(sys.stderr, level="INFO")
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            logger.remove()
+            logger.add(sys.stderr, level="WARNING")
+
+
+def minhash_config(cfg: DedupConfig):
+    from datatrove.pipeline.dedup.minhash import MinhashConfig
+    from datatrove.utils.hashing import HashConfig
+
+    # 32-bit signatures: what our signature step writes (datatrove reads the width from this config).
+    return MinhashConfig(
+        n_grams=cfg.n_grams,
+        num_buckets=cfg.bands,
+        hashes_per_bucket=cfg.rows,
+        seed=cfg.seed,
+        hash_config=HashConfig(precision=32),
+    )
+
+
+def params_of(cfg: DedupConfig) -> MinhashParams:
+    return MinhashParams(cfg.n_grams, cfg.bands, cfg.rows, cfg.seed, cfg.norm_numbers)
+
+
+def _write_inputs(problems: pa.Table, folder: Path, tasks: int) -> None:
+    """One parquet file per task: datatrove's reader gives rank r the r-th file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    bounds = np.linspace(0, problems.num_rows, tasks + 1).astype(int)
+    for i in range(tasks):
+        part = problems.slice(bounds[i], bounds[i + 1] - bounds[i]).select(["problem_id", "problem"])
+        pq.write_table(part, folder / f"{i:05d}.parquet")
+
+
+def _stages(cfg: DedupConfig, work: Path, tasks: int) -> list[tuple[str, list, int]]:
+    from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
+    from datatrove.pipeline.readers import ParquetReader
+    from datatrove.pipeline.writers import ParquetWriter
+
+    from curate.minhash_step import NumpyMinhashSignature
+
+    mh = minhash_config(cfg)
+
+    def reader():
+        return ParquetReader(
+            str(work / "input"), text_key="problem", id_key="problem_id", glob_pattern="*.parquet"
+        )
+
+    def writer(folder: str):
+        return ParquetWriter(str(work / folder), output_filename="${rank}.parquet", adapter=_cluster_row)
+
+    return [
+        ("signature", [reader(), NumpyMinhashSignature(str(work / "sigs"), params_of(cfg))], tasks),
+        ("buckets", [MinhashDedupBuckets(str(work / "sigs"), str(work / "buckets"), config=mh)], cfg.bands),
+        (
+            "clusters",
+            [
+                MinhashDedupCluster(
+                    str(work / "buckets"), str(work / "remove"), config=mh, save_cluster_id=True
+                )
+            ],
+            1,
+        ),
+        (
+            "filter",
+            [
+                functools.partial(_ensure_cluster_files, str(work / "remove")),
+                reader(),
+                MinhashDedupFilter(
+                    str(work / "remove"), exclusion_writer=writer("removed"), load_cluster_ids=True
+                ),
+                writer("kept"),
+            ],
+            tasks,
+        ),
+    ]
+
+
+def _cluster_row(writer, document) -> dict:
+    return {"problem_id": document.id, "cluster": int(document.metadata.get("minhash_cluster_id", -1))}
+
+
+def _ensure_cluster_files(folder: str, data, rank: int = 0, world_size: int = 1):
+    """datatrove's filter needs a .clusters file for every rank once cluster ids are asked for, but the
+    cluster step writes one only for ranks with duplicates: give the others empty files."""
+    for suffix in ("remove", "clusters"):
+        Path(folder, f"{rank:06d}.{suffix}").touch(exist_ok=True)
+    return data
+
+
+def _launch(cfg: DedupConfig, stages: list[tuple[str, list, int]], work: Path) -> None:
+    previous = None
+    for name, pipeline, tasks in stages:
+        previous = _executor(cfg, name, pipeline, tasks, work / "logs" / name, previous)
+    previous.run()
+    if cfg.executor == "slurm":  # sbatch returns at once: wait for the last stage's completion markers
+        _wait_for_completions(work / "logs" / "filter", stages[-1][2])
+
+
+def _executor(cfg: DedupConfig, name: str, pipeline: list, tasks: int, logs: Path, depends):
+    if cfg.executor == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        workers = max(1, min(cfg.workers, tasks))
+        return LocalPipelineExecutor(
+            pipeline, tasks=tasks, workers=workers, logging_dir=str(logs), depends=depends
+        )
+    if cfg.executor == "slurm":
+        from datatrove.executor import SlurmPipelineExecutor
+
+        if not cfg.slurm_partition:
+            raise UserError("--executor slurm needs dedup.slurm_partition in the config")
+        return SlurmPipelineExecutor(
+            pipeline,
+            tasks=tasks,
+            time=cfg.slurm_time,
+            partition=cfg.slurm_partition,
+            job_name=f"minhash-{name}",
+            logging_dir=str(logs),
+            depends=depends,
+        )
+    if cfg.executor == "ray":
+        try:
+            from datatrove.executor import RayPipelineExecutor
+        except ImportError:
+            raise UserError("--executor ray needs the `ray` package (pip install ray)") from None
+        return RayPipelineExecutor(pipeline, tasks=tasks, logging_dir=str(logs), depends=depends)
+    raise UserError(f"unknown executor {cfg.executor!r} (use local, slurm or ray)")
+
+
+def _wait_for_completions(logs: Path, tasks: int, poll_s: float = 10.0) -> None:
+    while len(list((logs / "completions").glob("*"))) < tasks:
+        time.sleep(poll_s)
+
+
+def _collect(work: Path) -> pa.Table:
+    """Map every removed problem to the kept member of its cluster."""
+    removed = _read_folder(work / "removed")
+    if removed.num_rows == 0:
+        return NEAR.empty_table()
+    kept = _read_folder(work / "kept")
+    con = duckdb.connect()
+    con.register("removed", removed)
+    con.register("kept", kept)
+    return (
+        con.sql(
+            """SELECT r.problem_id, k.problem_id AS kept_id FROM removed r
+           JOIN kept k ON k.cluster = r.cluster AND k.cluster >= 0 ORDER BY r.problem_id"""
+        )
+        .to_arrow_table()
+        .cast(NEAR)
+    )
+
+
+def _read_folder(folder: Path) -> pa.Table:
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        return pa.table({"problem_id": pa.array([], pa.string()), "cluster": pa.array([], pa.int64())})
+    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")

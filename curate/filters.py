@@ -1,0 +1,87 @@
+"""Trace filters. Each is configurable and has its own drop reason; a trace gets the reason of the
+first filter it fails (in FILTERS order), so every dropped trace is counted exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from curate.config import FilterConfig
+from curate.ngrams import NgramHasher
+from reward.extract import has_think_block, last_boxed, split_reasoning
+
+CHECKS = pa.schema([("trace_id", pa.string()), ("reason", pa.string())])
+
+
+def assistant_text(reasoning: str | None, completion: str | None) -> str:
+    """The assistant turn of the views: the completion as is when it carries its think block,
+    otherwise "<think>" + reasoning + "</think>" + completion."""
+    completion = completion or ""
+    if reasoning is None or has_think_block(completion):
+        return completion
+    return f"<think>{reasoning}</think>{completion}"
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What the filters look at, derived once per trace."""
+
+    error: str | None
+    finish_reason: str | None
+    reasoning: str | None  # the reasoning block's content (field or <think> block)
+    answer: str  # the visible part after the reasoning
+    text: str  # the full assistant turn
+    tokens: int  # completion_tokens, or whitespace words when the teacher gave no count
+
+    @classmethod
+    def from_row(cls, row: dict) -> Trace:
+        text = assistant_text(row.get("reasoning"), row.get("completion"))
+        reasoning, answer = split_reasoning(text)
+        tokens = row.get("completion_tokens")
+        return cls(
+            error=row.get("error"),
+            finish_reason=row.get("finish_reason"),
+            reasoning=reasoning,
+            answer=answer,
+            text=text,
+            tokens=int(tokens) if tokens is not None else len(text.split()),
+        )
+
+
+def repetition_share(text: str, hasher: NgramHasher) -> float:
+    """Share of the word n-grams that repeat an earlier one (0 for texts shorter than n words)."""
+    grams = hasher.hashes(text)
+    if grams.size < 2 or len(hasher.word_hashes(text)) < hasher.n:
+        return 0.0
+    return 1.0 - np.unique(grams).size / grams.size
+
+
+Check = Callable[[Trace, FilterConfig, NgramHasher], bool]  # True = passes
+
+FILTERS: dict[str, Check] = {
+    "gen_error": lambda t, c, h: not t.error,
+    "not_stop": lambda t, c, h: not c.require_stop or t.finish_reason == "stop",
+    "no_reasoning": lambda t, c, h: not c.require_reasoning or bool((t.reasoning or "").strip()),
+    "empty_answer": lambda t, c, h: not c.require_answer or bool(t.answer.strip()),
+    "no_boxed": lambda t, c, h: not c.require_boxed or last_boxed(t.answer) is not None,
+    "too_short": lambda t, c, h: t.tokens >= c.min_tokens,
+    "too_long": lambda t, c, h: c.max_tokens is None or t.tokens <= c.max_tokens,
+    "repetition": lambda t, c, h: repetition_share(t.text, h) <= c.max_repetition,
+}
+
+
+def first_failure(row: dict, cfg: FilterConfig, hasher: NgramHasher) -> str | None:
+    trace = Trace.from_row(row)
+    return next((reason for reason, check in FILTERS.items() if not check(trace, cfg, hasher)), None)
+
+
+def check_traces(traces: pa.Table, cfg: FilterConfig) -> pa.Table:
+    """CHECKS rows (trace_id, reason or null) for every trace."""
+    hasher = NgramHasher(cfg.repetition_ngram)
+    reasons = [first_failure(row, cfg, hasher) for row in traces.to_pylist()]
+    return pa.table(
+        {"trace_id": traces.column("trace_id"), "reason": pa.array(reasons, pa.string())}, schema=CHECKS
+    )
