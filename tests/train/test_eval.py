@@ -1,0 +1,101 @@
+"""`train eval`: the paper's protocol on a tiny model, one row appended to LAKE/evals."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from lake.sql import connect
+from lake.store import Lake
+from tests.conftest import cli
+from train.eval import EvalConfig, main, maj_at_k, majority_correct, pass_at_1
+
+
+def test_eval_of_tiny_model_on_20_builtin_problems_appends_the_expected_row(sft_run, tmp_path):
+    model = str(sft_run[0])
+    cfg = EvalConfig(
+        model=model,
+        benchmark="builtin:chain",
+        n=20,
+        samples=2,
+        max_tokens=40,
+        stage="sft",
+        lake=tmp_path / "lake",
+        progress=False,
+    )
+    result = main(cfg)
+    rows = Lake(cfg.lake).read("evals").to_pylist()
+    assert len(rows) == 1
+    row = rows[0]
+    assert {k: row[k] for k in ("model", "stage", "benchmark", "k", "n")} == {
+        "model": model,
+        "stage": "sft",
+        "benchmark": "builtin:chain",
+        "k": 2,
+        "n": 20,
+    }
+    assert len(result.correct) == 20 and all(len(c) == 2 for c in result.correct)
+    assert row["pass_at_1"] == pytest.approx(sum(map(sum, result.correct)) / 40)
+    assert row["maj_at_k"] == pytest.approx(maj_at_k(result.preds, result.correct))
+    assert row["created_at"] is not None
+    # a second run appends, and SQL sees both as a stage table
+    main(cfg)
+    con = connect(cfg.lake)
+    assert (
+        con.execute("select stage, benchmark, k, n from evals").fetchall()
+        == [("sft", "builtin:chain", 2, 20)] * 2
+    )
+
+
+@pytest.mark.parametrize(
+    ("correct", "expected"),
+    [
+        ([[True, False], [False, False]], 0.25),
+        ([[True] * 4, [True, False, False, False]], 0.625),
+        ([[False]], 0.0),
+    ],
+)
+def test_pass_at_1_is_the_share_of_correct_samples_averaged_over_problems(correct, expected):
+    assert pass_at_1(correct) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("preds", "correct", "expected"),
+    [
+        (["3", "3", "5"], [True, True, False], True),
+        (["5", "3", "5"], [False, True, False], False),
+        ([None, None, "3"], [False, False, True], True),  # no answer never votes
+        ([None, None], [False, False], False),
+        (["4", "3"], [False, True], False),  # a tie goes to the first seen
+        ([" 3", "3 ", "7"], [True, True, False], True),  # answers compared stripped
+    ],
+)
+def test_majority_vote(preds, correct, expected):
+    assert majority_correct(preds, correct) is expected
+
+
+def test_maj_at_k_averages_over_problems():
+    assert maj_at_k([["1", "1"], ["2", "3"]], [[True, True], [False, True]]) == pytest.approx(0.5)
+
+
+def test_cli_bad_benchmark_is_one_line_error_exit_2(tmp_path):
+    bad = tmp_path / "missing.jsonl"
+    proc = subprocess.run(
+        [
+            cli("train"),
+            "eval",
+            "--model",
+            str(tmp_path),
+            "--benchmark",
+            str(bad),
+            "--lake",
+            str(tmp_path / "lake"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "lake" / "evals").exists()

@@ -1,0 +1,161 @@
+"""`train mid|sft|dpo|grpo|eval`: the four training stages over TRL, and evaluation.
+
+The stages parse with TRL's parser (defaults < YAML `--config` < command line), so every TRL/transformers
+training argument is accepted as `--name value`. `eval` is a typer command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from lake.cli import fail, user_errors
+from lake.errors import UserError
+
+USAGE = """usage: train {mid,sft,dpo,grpo,eval} [options]
+
+Train the student stage by stage on the lake's views, then evaluate it.
+
+  mid    distillation mid-training (SFT, packed) on LAKE/views/mid
+  sft    distillation SFT (not packed) on LAKE/views/sft
+  dpo    rollout DPO on LAKE/views/dpo, reference = the SFT checkpoint
+  grpo   GRPO with verifiable rewards and the paper's stabilisers on LAKE/views/rl
+  eval   pass@1 / maj@k on a benchmark; appends a row to LAKE/evals
+
+example (tiny CPU student, four stages then eval):
+  train mid  --config train/configs/mid-tiny.yaml
+  train sft  --config train/configs/sft-tiny.yaml  --model checkpoints/mid-tiny
+  train dpo  --config train/configs/dpo-tiny.yaml  --model checkpoints/sft-tiny
+  train grpo --config train/configs/grpo-tiny.yaml --model checkpoints/dpo-tiny
+  train eval --model checkpoints/grpo-tiny --benchmark builtin:chain --samples 4 --stage grpo
+
+`train <stage> --help` lists every option (ours, then TRL's)."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    module: str  # has main(cfg: StageRun)
+    config: str  # TRL config class name
+    view: str
+
+
+STAGES: dict[str, Stage] = {
+    "mid": Stage("train.mid", "SFTConfig", "mid"),
+    "sft": Stage("train.sft", "SFTConfig", "sft"),
+    "dpo": Stage("train.dpo", "DPOConfig", "dpo"),
+    "grpo": Stage("train.grpo", "GRPOConfig", "rl"),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return
+    command, rest = argv[0], argv[1:]
+    if command == "eval":
+        eval_app(args=rest, prog_name="train eval")
+        return
+    if command not in STAGES:
+        fail(f"unknown command {command!r}; choose one of: mid, sft, dpo, grpo, eval")
+    try:
+        cfg = parse_stage(command, rest)
+        importlib.import_module(STAGES[command].module).main(cfg)
+    except UserError as e:
+        fail(str(e))
+
+
+def parse_stage(command: str, argv: list[str]):
+    """argv -> StageRun for `command`; bad config files/keys are user errors."""
+    config = _config_path(argv)
+    if config is not None and not config.is_file():
+        raise UserError(f"config file {config} not found")  # before the slow TRL import
+    import torch
+    import trl
+    from trl import TrlParser
+
+    from train.config import ScriptArgs, Stabilisers, StageRun
+
+    stage = STAGES[command]
+    types = [ScriptArgs, getattr(trl, stage.config)] + ([Stabilisers] if command == "grpo" else [])
+    parser = TrlParser(
+        types,
+        prog=f"train {command}",
+        epilog=f"example: train {command} --config train/configs/{command}-tiny.yaml --max_steps 5",
+    )
+    # lowest priority: safe settings for this machine (TRL defaults to bf16 + gradient checkpointing)
+    defaults = {"output_dir": f"checkpoints/{command}", "report_to": "none"}
+    if not torch.cuda.is_available():
+        defaults |= {"bf16": False, "activation_checkpointing": False, "use_cpu": True}
+    parser.set_defaults_with_config(**defaults)
+    try:
+        parsed = parser.parse_args_and_config(argv)
+    except ValueError as e:
+        raise UserError(f"{config or 'arguments'}: {str(e).splitlines()[0]}") from None
+    return StageRun(*parsed[:2], stabilisers=parsed[2] if command == "grpo" else None)
+
+
+def _config_path(argv: list[str]) -> Path | None:
+    if "--config" in argv and argv.index("--config") + 1 < len(argv):
+        return Path(argv[argv.index("--config") + 1])
+    return None
+
+
+EVAL_EXAMPLE = """example:
+
+  train eval --model checkpoints/sft-tiny --benchmark builtin:chain --n 100 --samples 4 --max-tokens 64 --stage sft
+
+  train eval --model checkpoints/grpo-phi --benchmark ../shared/benchmarks/math500.jsonl --samples 8 --backend vllm
+"""
+
+eval_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@eval_app.command(epilog=EVAL_EXAMPLE)
+@user_errors
+def evaluate(
+    model: str = typer.Option(..., help="Checkpoint directory (or hub id) to evaluate."),
+    benchmark: str = typer.Option(..., help="FILE.jsonl | FILE.parquet | builtin:FAMILY | hf:NAME[:SPLIT]."),
+    samples: int = typer.Option(8, help="k responses per problem (the paper: 64 for AIME, 8 otherwise)."),
+    n: int = typer.Option(None, help="Problems: required for builtin sources; at most this many from files."),
+    backend: str = typer.Option("hf", help="hf | vllm"),
+    stage: str = typer.Option(None, help="Stage name recorded in the evals table (default: model dir name)."),
+    lake: Path = typer.Option(Path("lake"), help="Lake root; the row goes to LAKE/evals."),
+    max_tokens: int = typer.Option(32768, help="Generation budget per response."),
+    temperature: float = typer.Option(0.6),
+    top_p: float = typer.Option(0.95),
+    seed: int = typer.Option(0),
+    batch_size: int = typer.Option(64, help="Requests per generate() batch (hf backend)."),
+    problem_field: str = typer.Option(None, help="JSONL field holding the problem (default: auto-detected)."),
+    answer_field: str = typer.Option(None, help="JSONL field holding the answer (default: auto-detected)."),
+) -> None:
+    """Evaluate a model with the paper's protocol; append pass@1 and maj@k to LAKE/evals."""
+    from train.eval import EvalConfig
+    from train.eval import main as run_eval
+
+    run_eval(
+        EvalConfig(
+            model=model,
+            benchmark=benchmark,
+            samples=samples,
+            n=n,
+            backend=backend,
+            stage=stage,
+            lake=lake,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            batch_size=batch_size,
+            problem_field=problem_field,
+            answer_field=answer_field,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Read a lake view as a `datasets.Dataset`, checked against the columns its stage needs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lake.errors import UserError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+# TRL's dataset formats per stage (DESIGN.md "Stage views")
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "mid": ("messages",),
+    "sft": ("messages",),
+    "dpo": ("prompt", "chosen", "rejected"),
+    "rl": ("prompt", "answer"),
+}
+
+
+def view_dir(lake: str | Path, view: str, data: str | Path | None) -> Path:
+    return Path(data) if data else Path(lake) / "views" / view
+
+
+def view_files(directory: Path) -> list[str]:
+    """The committed shards: those listed in the lake manifest when there is one, else every parquet file."""
+    manifest = directory / "_manifest.json"
+    if manifest.exists():
+        files = [directory / s["file"] for s in json.loads(manifest.read_text())["shards"]]
+    else:
+        files = sorted(directory.glob("**/*.parquet"))
+    return [str(f) for f in files]
+
+
+def load_view(directory: Path, view: str, max_samples: int | None = None) -> Dataset:
+    from datasets import load_dataset
+
+    if not directory.is_dir():
+        raise UserError(f"no {view} view at {directory} (run `curate views` first, or pass --data DIR)")
+    files = view_files(directory)
+    if not files:
+        raise UserError(f"{directory}: the {view} view has no parquet shards")
+    # data_files from the manifest (rather than data_dir) so a shard not yet committed is never read
+    ds = load_dataset("parquet", data_files=files, split="train")
+    missing = [c for c in REQUIRED_COLUMNS[view] if c not in ds.column_names]
+    if missing:
+        raise UserError(f"{directory}: the {view} view lacks column(s) {', '.join(missing)}")
+    if len(ds) == 0:
+        raise UserError(f"{directory}: the {view} view is empty")
+    if max_samples is not None:
+        ds = ds.select(range(min(max_samples, len(ds))))
+    return ds
+
+
+def corpus(ds: Dataset) -> list[str]:
+    """All chat text of a view, for training a tiny tokenizer."""
+    texts: list[str] = []
+    for col in ("messages", "prompt", "chosen", "rejected"):
+        if col in ds.column_names:
+            texts += [m["content"] for msgs in ds[col] for m in msgs]
+    return texts

@@ -1,0 +1,46 @@
+"""`train sft`: distillation SFT on the `sft` view with TRL's SFTTrainer.
+
+Not packed (the paper), loss on the assistant tokens only: the tiny chat template marks the assistant
+content and its `<|im_end|>` with `{% generation %}`, so the end-of-turn token is trained too.
+`train mid` runs the same code on the `mid` view with packing (see train/mid.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from train.common import resume_arg, summary
+from train.config import StageRun
+from train.data import corpus, load_view, view_dir
+from train.student import load_student, save_student
+
+VIEW = "sft"
+
+
+def main(cfg: StageRun, callbacks: Sequence = ()) -> Path:
+    return run_sft(cfg, VIEW, callbacks)
+
+
+def run_sft(cfg: StageRun, view: str, callbacks: Sequence = ()) -> Path:
+    trainer, tokenizer = build_trainer(cfg, view, callbacks)
+    trainer.train(resume_from_checkpoint=resume_arg(cfg.trainer.resume_from_checkpoint))
+    out = save_student(trainer, tokenizer, cfg.trainer.output_dir)
+    print(summary(view, trainer, out))
+    return out
+
+
+def build_trainer(cfg: StageRun, view: str, callbacks: Sequence = ()):
+    from trl import SFTTrainer
+
+    script = cfg.script
+    dataset = load_view(view_dir(script.lake, view, script.data), view, script.max_samples)
+    model, tokenizer = load_student(script, corpus(dataset))
+    trainer = SFTTrainer(
+        model=model,
+        args=cfg.trainer,
+        train_dataset=dataset.select_columns(["messages"]),
+        processing_class=tokenizer,
+        callbacks=list(callbacks),
+    )
+    return trainer, tokenizer
