@@ -379,10 +379,8 @@ def _classify(e: BaseException, teacher: OpenAITeacher, n: int) -> None:
         if n > 1 and status in (400, 422):
             raise _NSupport() from None
         raise _UnitError(label) from None
-    if isinstance(e, openai.APITimeoutError):
-        raise _Retryable("APITimeoutError") from None
-    if isinstance(e, openai.APIConnectionError):
-        raise _Retryable("APIConnectionError") from None
+    if isinstance(e, openai.APIConnectionError):  # includes APITimeoutError
+        raise _Retryable("APITimeoutError" if _timed_out(e) else "APIConnectionError") from None
     if isinstance(e, (openai.APIResponseValidationError, ValueError)):
         raise _Retryable("InvalidResponse") from None
 
@@ -403,6 +401,14 @@ def _http_client(cfg: GenerateConfig):
         import httpx
     limits = httpx.Limits(max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency)
     return openai.DefaultAioHttpClient(limits=limits, timeout=cfg.request_timeout_s)
+
+
+def _timed_out(e: BaseException) -> bool:
+    """Whether the root cause is a timeout: the aiohttp transport reports every dropped connection
+    (a reset, a closed keep-alive) as a connect timeout, so the class alone would mislabel resets."""
+    while e.__cause__ is not None:
+        e = e.__cause__
+    return isinstance(e, TimeoutError)
 
 
 def _drain_until_stop(out: queue.Queue, timeout_s: float) -> None:

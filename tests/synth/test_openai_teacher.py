@@ -110,6 +110,20 @@ def test_retries_run_out_into_a_recorded_error_without_the_key(key_env):
     assert not any(CANARY in repr(c) for c in results.values())
 
 
+def test_failures_are_labelled_by_what_happened(key_env):
+    reqs = requests(4, 1)
+    faults = ["reset", "slow", "truncated_json", "empty_choices"]
+    script = {(r.messages[-1]["content"], r.seed): [f] for r, f in zip(reqs, faults, strict=True)}
+    with ChatServer(script=script, faults=FaultMix(slow_s=2.0)) as server:
+        teacher = OpenAITeacher("tiny", config(server, max_retries=0, request_timeout_s=0.5))
+        results = run(teacher, reqs)
+        teacher.close()
+    assert [results[(r.problem_id, 0)].error for r in reqs] == [
+        "APIConnectionError after 1 attempts", "APITimeoutError after 1 attempts",
+        "InvalidResponse after 1 attempts", "EmptyChoices after 1 attempts",
+    ]  # fmt: skip
+
+
 def test_retry_after_is_honoured(key_env):
     reqs = requests(1, 1)
     key = (reqs[0].messages[-1]["content"], reqs[0].seed)
