@@ -74,9 +74,11 @@ def build_executor(cfg: GenerateConfig):
             job_name=f"synth-{cfg.run}",
         )
     try:
-        from datatrove.executor.ray import RayPipelineExecutor
-    except ImportError as e:  # ray is an optional dependency of datatrove
+        import ray  # noqa: F401  (optional; datatrove would only import it once the run starts)
+    except ImportError as e:
         raise UserError(f"--executor ray needs ray installed (pip install ray): {e.name or e}") from None
+    from datatrove.executor.ray import RayPipelineExecutor
+
     return RayPipelineExecutor(
         **common, workers=cfg.workers, cpus_per_task=cfg.cpus_per_task, gpus_per_task=cfg.gpus_per_task
     )
