@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from data_cards.stats import CardStats, LengthSeries  # noqa: E402
+from data_cards.stats import CardStats, FunnelRow, LengthSeries  # noqa: E402
 
 DPI = 110
 PNG_METADATA = {"Software": "minireason data_cards (matplotlib)"}
@@ -48,8 +48,7 @@ def length_histogram(series: list[LengthSeries]) -> plt.Figure:
     fig, axes = plt.subplots(
         len(series), 1, figsize=(8, 1.5 + 1.7 * len(series)), sharex=True, layout="constrained", squeeze=False
     )
-    values = np.concatenate([np.asarray(s.values, dtype=float) for s in series])
-    bins = np.histogram_bin_edges(values, bins=min(40, max(5, len(np.unique(values)))))
+    bins = _bins(np.concatenate([np.asarray(s.values, dtype=float) for s in series]))
     for ax, color, s in zip(axes[:, 0], COLORS * 4, series, strict=False):
         median = float(np.median(s.values))
         ax.hist(s.values, bins=bins, color=color, alpha=0.85)
@@ -64,6 +63,14 @@ def length_histogram(series: list[LengthSeries]) -> plt.Figure:
     axes[-1, 0].set_xlabel(f"completion length ({' / '.join(units)}); dotted line: median")
     fig.suptitle("Completion length per view")
     return fig
+
+
+def _bins(values: np.ndarray) -> np.ndarray:
+    """One bar per length when lengths are few (short traces), else at most 40 shared bins."""
+    low, high = values.min(), values.max()
+    if high - low <= 40:
+        return np.arange(low - 0.5, high + 1.5)
+    return np.histogram_bin_edges(values, bins=40)
 
 
 def pass_rate_histogram(rates: list[float]) -> plt.Figure:
@@ -94,41 +101,37 @@ def pass_rate_histogram(rates: list[float]) -> plt.Figure:
     return fig
 
 
-def funnel_chart(funnel: list[tuple[str, int, int, str | None, int]]) -> plt.Figure:
-    """Left: rows left after each step, in pipeline order. Right: rows dropped, per step and reason."""
-    steps: dict[str, tuple[int, int]] = {}
+def funnel_chart(funnel: list[FunnelRow]) -> plt.Figure:
+    """Left: share of each step's input it kept (steps count traces or problems, so shares compare where
+    raw counts would not). Right: rows dropped, per step and reason, with the unit in the label."""
+    steps: dict[str, FunnelRow] = {}
     drops: list[tuple[str, int]] = []
-    for step, rows_in, rows_out, reason, count in funnel:
-        steps.setdefault(step, (rows_in, rows_out))
-        if reason and count:
-            drops.append((f"{step}: {reason}", int(count)))
-    fig, (left, right) = plt.subplots(
-        1, 2, figsize=(11, max(3.5, 0.45 * max(len(steps), len(drops)) + 1.6)), layout="constrained"
-    )
+    for row in funnel:
+        steps.setdefault(row.step, row)
+        if row.reason and row.count:
+            drops.append((f"{row.step}: {row.reason} ({row.unit})", row.count))
+    height = max(3.5, 0.45 * max(len(steps), len(drops)) + 1.6)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, height), layout="constrained")
     names = list(steps)
-    kept = [steps[s][1] for s in names]
-    bars = left.barh(names, kept, color=COLORS[0])
-    left.bar_label(
-        bars,
-        labels=[f"{k:,} of {steps[s][0]:,}" for s, k in zip(names, kept, strict=True)],
-        padding=3,
-        fontsize=8,
-    )
+    shares = [100.0 * steps[s].rows_out / steps[s].rows_in if steps[s].rows_in else 100.0 for s in names]
+    bars = left.barh(names, shares, color=COLORS[0])
+    labels = [f"{steps[s].rows_out:,} of {steps[s].rows_in:,} {steps[s].unit}" for s in names]
+    left.bar_label(bars, labels=labels, padding=3, fontsize=8)
     left.invert_yaxis()
-    left.set_title("Rows kept after each step")
-    left.set_xlabel("rows")
-    left.xaxis.set_major_locator(MaxNLocator(integer=True))
-    left.margins(x=0.3)
+    left.set_xlim(0, 150)
+    left.set_xticks([0, 25, 50, 75, 100])
+    left.set_title("Kept by each step")
+    left.set_xlabel("share of the step's input kept (%)")
     if drops:
-        labels, counts = zip(*drops, strict=True)
-        bars = right.barh(labels, counts, color=COLORS[1])
+        reasons, counts = zip(*drops, strict=True)
+        bars = right.barh(reasons, counts, color=COLORS[1])
         right.bar_label(bars, labels=[f"{c:,}" for c in counts], padding=3, fontsize=8)
         right.invert_yaxis()
         right.margins(x=0.2)
     else:
         right.text(0.5, 0.5, "no rows dropped", ha="center", va="center", transform=right.transAxes)
-    right.set_title("Rows dropped, by step and reason")
-    right.set_xlabel("rows")
+    right.set_title("Dropped, by step and reason")
+    right.set_xlabel("rows dropped (unit in the label)")
     right.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle("Curation funnel")
     return fig

@@ -164,9 +164,8 @@ def _how_made(stats: CardStats) -> list[str]:
         lines += _not_run("generation", "synth generate")
     lines += ["### Verification", ""]
     if stats.verifiers:
-        lines += table(
-            ["verifier", "status", "traces"], [[f"`{v}`", s, f"{n:,}"] for v, s, n in stats.verifiers]
-        )
+        rows = [[f"`{v}`", s, f"{n:,}", f"{c:,}"] for v, s, n, c in stats.verifiers]
+        lines += table(["verifier", "status", "traces", "verified correct"], rows)
     else:
         lines += _not_run("verification", "curate verify")
     lines += [
@@ -231,11 +230,19 @@ def _statistics(stats: CardStats, layout: CardLayout) -> list[str]:
     if stats.funnel is None:
         return lines + _not_run("curation funnel", "curate run")
     rows = [
-        [f"`{s}`", f"{i:,}", f"{o:,}", r or "-", f"{c:,}" if r else "-"] for s, i, o, r, c in stats.funnel
+        [
+            f"`{f.step}`",
+            f.unit,
+            f"{f.rows_in:,}",
+            f"{f.rows_out:,}",
+            f.reason or "-",
+            f"{f.count:,}" if f.reason else "-",
+        ]
+        for f in stats.funnel
     ]
     return (
         lines
-        + table(["step", "rows in", "rows out", "drop reason", "dropped"], rows)
+        + table(["step", "unit", "in", "out", "drop reason", "dropped"], rows)
         + _figure(layout, "funnel", "Curation funnel")
     )
 
@@ -277,18 +284,31 @@ def _decontamination(stats: CardStats) -> list[str]:
             "evaluation benchmark. Do not report benchmark scores of models trained on it without checking.",
             "",
         ]
+    sizes = sorted({d.n_gram for d in stats.decontam if d.n_gram})
+    unit = f"{'/'.join(map(str, sizes))}-gram" if sizes else "n-gram"
+    matched = sum(d.matched for d in stats.decontam)
     lines += [
-        "Training problems were checked for n-gram overlap with each benchmark; matches were dropped "
-        "(reason `contaminated:<benchmark>` in the funnel).",
+        f"Training problems were checked for {unit} overlap (normalised words) with each benchmark; "
+        f"{matched:,} matched and were dropped (reason `contaminated:<benchmark>` in the funnel).",
         "",
     ]
-    rows = [[f"`{b}`", f"{i:,}", f"{m:,}", _example(ex[0]) if ex else "-"] for b, i, m, ex in stats.decontam]
+    rows = [
+        [f"`{d.benchmark}`", f"{d.items:,}", f"{d.matched:,}", _example(d.examples[0]) if d.examples else "-"]
+        for d in stats.decontam
+    ]
     return lines + table(["benchmark", "items checked", "training problems matched", "example"], rows)
 
 
 def _example(ex) -> str:
-    text = json.dumps(ex, ensure_ascii=False, default=str) if not isinstance(ex, str) else ex
-    return text if len(text) <= 160 else text[:157] + "..."
+    """A (training problem, benchmark item) pair, shortened; other shapes as compact JSON."""
+    if isinstance(ex, dict) and "problem" in ex and "benchmark_item" in ex:
+        return f"“{_clip(ex['problem'], 70)}” ≈ “{_clip(ex['benchmark_item'], 70)}”"
+    return _clip(ex if isinstance(ex, str) else json.dumps(ex, ensure_ascii=False, default=str), 160)
+
+
+def _clip(text, n: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _schema(stats: CardStats) -> list[str]:

@@ -44,6 +44,25 @@ class ViewStats:
 
 
 @dataclass
+class FunnelRow:
+    step: str
+    unit: str  # what the step counts: traces or problems ("rows" when the funnel does not say)
+    rows_in: int
+    rows_out: int
+    reason: str | None  # None: the step dropped nothing
+    count: int
+
+
+@dataclass
+class DecontamRow:
+    benchmark: str
+    items: int  # benchmark items checked
+    matched: int  # training problems that overlap with this benchmark
+    examples: list  # example pairs as the report stores them
+    n_gram: int | None  # overlap unit in words, when the report says
+
+
+@dataclass
 class RunStats:
     run: str
     teacher: str
@@ -65,12 +84,12 @@ class CardStats:
     runs: list[RunStats]
     problems: int
     sources: list[tuple[str, int]]
-    verifiers: list[tuple[str, str, int]]  # (verifier, status, count)
+    verifiers: list[tuple[str, str, int, int]]  # (verifier, status, traces, verified correct)
     pass_rates: list[float] | None  # one per problem, None when nothing was verified
     bands: list[tuple[str, int, float]] | None  # (band, problems, mean pass rate)
     levels: list[tuple[int, int, float]] | None  # (level, problems, mean pass rate)
-    funnel: list[tuple[str, int, int, str | None, int]] | None  # step, rows_in, rows_out, reason, count
-    decontam: list[tuple[str, int, int, list]] | None  # benchmark, items, matched, examples
+    funnel: list[FunnelRow] | None
+    decontam: list[DecontamRow] | None
     package_version: str
     generated_at: str = field(
         default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -90,12 +109,13 @@ def collect(root: Path, views: list[str]) -> CardStats:
         problems=_scalar(con, "SELECT count(*) FROM problems"),
         sources=con.execute("SELECT source, count(*) FROM problems GROUP BY 1 ORDER BY 2 DESC").fetchall(),
         verifiers=con.execute(
-            "SELECT verifier, status, count(*) FROM verdicts GROUP BY 1, 2 ORDER BY 1, 3 DESC"
+            "SELECT verifier, status, count(*), count(*) FILTER (WHERE correct) FROM verdicts "
+            "GROUP BY 1, 2 ORDER BY 1, 3 DESC"
         ).fetchall(),
         pass_rates=_pass_rates(con),
         bands=_bands(con),
         levels=_levels(con),
-        funnel=_optional(con, "funnel", "SELECT step, rows_in, rows_out, reason, count FROM funnel"),
+        funnel=_funnel(con),
         decontam=_decontam(con),
         package_version=_package_version(),
     )
@@ -224,13 +244,24 @@ def _levels(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int, float]] | No
     return [(int(lv), int(n), float(p)) for lv, n, p in rows] or None
 
 
-def _decontam(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int, list]] | None:
-    rows = _optional(
-        con, "decontam_report", "SELECT benchmark, items, matched, examples FROM decontam_report ORDER BY 1"
-    )
-    if rows is None:
+def _funnel(con: duckdb.DuckDBPyConnection) -> list[FunnelRow] | None:
+    if not _has(con, "funnel"):
         return None
-    return [(str(b), int(i), int(m), _examples(e)) for b, i, m, e in rows]
+    columns = {r[0] for r in con.execute("DESCRIBE funnel").fetchall()}
+    unit = "unit" if "unit" in columns else "'rows'"
+    rows = con.execute(f"SELECT step, {unit}, rows_in, rows_out, reason, count FROM funnel").fetchall()
+    return [FunnelRow(s, u or "rows", int(i), int(o), r, int(c or 0)) for s, u, i, o, r, c in rows]
+
+
+def _decontam(con: duckdb.DuckDBPyConnection) -> list[DecontamRow] | None:
+    if not _has(con, "decontam_report"):
+        return None
+    columns = {r[0] for r in con.execute("DESCRIBE decontam_report").fetchall()}
+    n_gram = "n_gram" if "n_gram" in columns else "NULL"
+    rows = con.execute(
+        f"SELECT benchmark, items, matched, examples, {n_gram} FROM decontam_report ORDER BY benchmark"
+    ).fetchall()
+    return [DecontamRow(str(b), int(i), int(m), _examples(e), n) for b, i, m, e, n in rows]
 
 
 def _examples(raw) -> list:

@@ -11,7 +11,7 @@ import pytest
 from helpers import card_lake
 
 from data_cards.plots import PNG_METADATA, funnel_chart, length_histogram, pass_rate_histogram, write_plots
-from data_cards.stats import LengthSeries, collect
+from data_cards.stats import FunnelRow, LengthSeries, collect
 
 
 def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -81,9 +81,13 @@ def test_figures_have_titles_and_axis_labels_with_units():
         "problems"
     ]
 
-    titles, xlabels, _ = texts(funnel_chart([("filters", 10, 8, "repetition", 2)]))
-    assert titles == ["Rows kept after each step", "Rows dropped, by step and reason"]
-    assert xlabels == ["rows", "rows"]
+    fig = funnel_chart([FunnelRow("filters", "traces", 10, 8, "repetition", 2)])
+    titles, xlabels, _ = texts(fig)
+    assert titles == ["Kept by each step", "Dropped, by step and reason"]
+    assert xlabels == ["share of the step's input kept (%)", "rows dropped (unit in the label)"]
+    left, right = fig.get_axes()
+    assert [t.get_text() for t in left.texts] == ["8 of 10 traces"]
+    assert [t.get_text() for t in right.get_yticklabels()] == ["filters: repetition (traces)"]
 
 
 def test_pass_rate_bars_many_distinct_rates_use_ten_bins():

@@ -58,12 +58,16 @@ def test_card_numbers_are_the_lake_numbers(full):
     )
     assert "| `mid` | mid | 12 | tokens | 216 | 18.0 | 11 | 16 | 26 | 30 |" in lines
     assert "| `r1` | `procedural` | 24 | 6 | 4 | 0.8 | 0.95 | 256 | 7 | 2026-11-28 08:00 | 0.00 |" in lines
-    assert "| `filters` | 24 | 20 | no_boxed_answer | 3 |" in lines
+    assert "| `filters` | traces | 24 | 20 | no_boxed_answer | 3 |" in lines
     assert (
         "`rl`: 5 prompts over 5 problems; teacher pass rate of its prompts 0.000–0.750 (mean 0.400); "
         "repeated rows are oversampled hard prompts." in lines
     )
-    assert '| `math500` | 500 | 1 | {"train": "Compute 9+0.", "benchmark": "Compute 9+0 now."} |' in lines
+    assert "| `math500` | 500 | 1 | “Compute 9+0.” ≈ “Compute 9+0 now.” |" in lines
+    assert (
+        "Training problems were checked for 13-gram overlap (normalised words) with each benchmark; "
+        "1 matched and were dropped (reason `contaminated:<benchmark>` in the funnel)." in lines
+    )
     assert "6 verified problems, mean pass rate 0.500; 1 never solved, 1 always solved." in lines
     assert "![Curation funnel](plots/f.png)" in lines
     assert "![Pass-rate distribution]" not in text  # no such plot in this layout: no broken image link

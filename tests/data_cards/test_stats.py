@@ -9,7 +9,7 @@ import pytest
 from helpers import card_lake
 from helpers.card_lake import CORRECT, tokens
 
-from data_cards.stats import collect
+from data_cards.stats import FunnelRow, collect
 from lake.errors import UserError
 
 
@@ -49,16 +49,21 @@ def test_runs_verifiers_pass_rates_levels(stats):
     assert (run.temperature, run.top_p, run.max_tokens, run.seed) == ("0.8", "0.95", "256", "7")
     assert (run.first, run.last) == ("2026-11-28 08:00", "2026-11-28 08:00")
     assert stats.problems == 6 and stats.sources == [("builtin:chain", 6)]
-    assert stats.verifiers == [("math-verify-test", "ok", 24)]
+    assert stats.verifiers == [("math-verify-test", "ok", 24, 12)]
     assert sorted(stats.pass_rates) == [0.0, 0.25, 0.5, 0.5, 0.75, 1.0]
     assert stats.levels == [(1, 2, 0.875), (2, 2, 0.5), (3, 2, 0.125)]
 
 
 def test_funnel_decontam_and_provenance(stats):
-    assert stats.funnel[1] == ("filters", 24, 20, "no_boxed_answer", 3)
+    assert stats.funnel[1] == FunnelRow("filters", "traces", 24, 20, "no_boxed_answer", 3)
     assert len(stats.funnel) == 4
-    assert [(b, i, m) for b, i, m, _ in stats.decontam] == [("aime24", 30, 0), ("math500", 500, 1)]
-    assert stats.decontam[1][3] == [{"train": "Compute 9+0.", "benchmark": "Compute 9+0 now."}]
+    assert [(d.benchmark, d.items, d.matched, d.n_gram) for d in stats.decontam] == [
+        ("aime24", 30, 0, 13),
+        ("math500", 500, 1, 13),
+    ]
+    assert stats.decontam[1].examples == [
+        {"problem_id": "p9", "problem": "Compute 9+0.", "benchmark_item": "Compute 9+0 now."}
+    ]
     assert stats.views[1].provenance["view"] == "sft"
     assert dict(stats.views[3].columns)["pass_rate"] == "DOUBLE"
 

@@ -175,6 +175,7 @@ def _funnel() -> pa.Table:
     return pa.table(
         {
             "step": [r[0] for r in rows],
+            "unit": ["traces"] * len(rows),
             "rows_in": [r[1] for r in rows],
             "rows_out": [r[2] for r in rows],
             "reason": [r[3] for r in rows],
@@ -191,7 +192,10 @@ def _decontam() -> pa.Table:
             "matched": [0, 1],
             "examples": [
                 json.dumps([]),
-                json.dumps([{"train": "Compute 9+0.", "benchmark": "Compute 9+0 now."}]),
+                json.dumps(
+                    [{"problem_id": "p9", "problem": "Compute 9+0.", "benchmark_item": "Compute 9+0 now."}]
+                ),
             ],
+            "n_gram": [13, 13],
         }
     )
