@@ -7,6 +7,7 @@ training argument is accepted as `--name value`. `eval` is a typer command.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,10 @@ def parse_stage(command: str, argv: list[str]):
     defaults = {"output_dir": f"checkpoints/{command}", "report_to": "none"}
     if not torch.cuda.is_available():
         defaults |= {"bf16": False, "activation_checkpointing": False, "use_cpu": True}
+    elif command != "grpo" and importlib.util.find_spec("liger_kernel") is not None:
+        defaults |= {
+            "use_liger_kernel": True
+        }  # fused kernels where installed (GPU only); YAML/CLI may turn off
     parser.set_defaults_with_config(**defaults)
     try:
         parsed = parser.parse_args_and_config(argv)

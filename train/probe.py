@@ -54,21 +54,38 @@ def probe(
     seed: int,
     verify_timeout_s: float = 5.0,
 ) -> tuple[Dataset, ProbeResult]:
-    """(the prompts with uniform response lengths, with `pass_rate` set to the policy's, summary)."""
-    from reward.verify import Verifier
+    """(the prompts with uniform response lengths, with `pass_rate` set to the policy's, summary).
 
-    teacher = HFTeacher(model, tokenizer, name="policy")
-    requests = probe_requests(dataset, k, temperature, max_tokens, seed)
-    order = {(r.problem_id, r.sample_idx): n for n, r in enumerate(requests)}
-    results = sorted(teacher.generate(requests), key=lambda rc: order[(rc[0].problem_id, rc[0].sample_idx)])
-    with Verifier(timeout_s=verify_timeout_s) as verifier:
-        verdicts = list(verifier.check_many((r.answer, c.completion, c.finish_reason) for r, c in results))
-    lengths = [[results[i * k + j][1].completion_tokens for j in range(k)] for i in range(len(dataset))]
-    pass_rates = [sum(verdicts[i * k + j].correct for j in range(k)) / k for i in range(len(dataset))]
-    model.train()
+    Under a multi-process launch the main process probes and broadcasts its decisions, so every rank
+    trains on the same prompts (GRPO's groups must line up across ranks)."""
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    state = PartialState()
+    box = [None]
+    if state.is_main_process:
+        box = [_measure(dataset, model, tokenizer, k, temperature, max_tokens, seed, verify_timeout_s)]
+    lengths, pass_rates = broadcast_object_list(box)[0] if state.num_processes > 1 else box[0]
     keep = uniform_length_mask(lengths, max_cv)
     if "pass_rate" in dataset.column_names:
         dataset = dataset.remove_columns("pass_rate")
     dataset = dataset.add_column("pass_rate", pass_rates).select([i for i, ok in enumerate(keep) if ok])
     mean = sum(pass_rates) / len(pass_rates) if pass_rates else 0.0
     return dataset, ProbeResult(kept=sum(keep), dropped=len(keep) - sum(keep), mean_pass_rate=mean)
+
+
+def _measure(dataset, model, tokenizer, k, temperature, max_tokens, seed, verify_timeout_s):
+    """Per prompt: the token lengths of k sampled responses, and the share of them that is correct."""
+    from reward.verify import Verifier
+
+    teacher = HFTeacher(model, tokenizer, name="policy")
+    requests = probe_requests(dataset, k, temperature, max_tokens, seed)
+    order = {id(r): n for n, r in enumerate(requests)}  # the backend yields in its own order
+    results = sorted(teacher.generate(requests), key=lambda rc: order[id(rc[0])])
+    with Verifier(timeout_s=verify_timeout_s) as verifier:
+        verdicts = list(verifier.check_many((r.answer, c.completion, c.finish_reason) for r, c in results))
+    model.train()
+    n = len(dataset)
+    lengths = [[results[i * k + j][1].completion_tokens for j in range(k)] for i in range(n)]
+    pass_rates = [sum(verdicts[i * k + j].correct for j in range(k)) / k for i in range(n)]
+    return lengths, pass_rates

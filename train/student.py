@@ -42,11 +42,24 @@ def load_model(path: str, attn_implementation: str | None = None) -> PreTrainedM
 
     if not Path(path).exists() and "/" not in path:
         raise UserError(f"model {path!r} is neither a directory nor a hub id (ORG/NAME), nor 'tiny'")
+    attn_implementation = attn_implementation or fastest_attention()
     kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
     try:
         return AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except OSError as e:
         raise UserError(f"cannot load model {path!r}: {str(e).splitlines()[0]}") from None
+
+
+def fastest_attention() -> str | None:
+    """flash_attention_2 where a GPU and the flash-attn package are present; else transformers' default
+    (SDPA), which also keeps packed samples apart (it builds the mask from the position ids)."""
+    import importlib.util
+
+    import torch
+
+    if torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return None
 
 
 def save_student(trainer, tokenizer: PreTrainedTokenizerBase, out: str | Path) -> Path:
