@@ -15,6 +15,15 @@ from lake.errors import UserError
 SECTIONS: dict[str, Callable] = {}
 
 
+def _verification(root: Path):
+    from curate.verify_stats import section  # pass rate per level and per teacher (curate verify)
+
+    return section(root)
+
+
+SECTIONS["verification"] = _verification
+
+
 def table_counts(lake: Lake) -> Table:
     t = Table(title=f"lake {lake.root}")
     t.add_column("table")

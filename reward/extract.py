@@ -19,7 +19,7 @@ _MAX_BOX_RETRIES = 8
 _MAX_BOX_CHARS = 20_000
 _BRACE = re.compile(r"\\[{}]|[{}]")
 # Phrases a model uses instead of \boxed; the answer runs to the end of its line.
-# Applied to one line; the greedy `.*` makes it find the line's last phrase.
+# Matched at the start of one line; the greedy `.*` makes it find the line's last phrase.
 _ANSWER_PHRASE = re.compile(
     r"(?:^\s*answer\s*:|.*(?:final answer|the answer)\s*(?:is|:)|.*####)\s*:?\s*(?P<ans>.{1,200})",
     re.IGNORECASE,
@@ -148,7 +148,7 @@ def extract_answer(text: str) -> str | None:
 def _phrase_answer(visible: str) -> str | None:
     # Only the tail is searched, last line first: a final-answer phrase is at the end, and this bounds the work.
     for line in reversed(visible[-4000:].splitlines()):
-        found = _ANSWER_PHRASE.search(line)
+        found = _ANSWER_PHRASE.match(line)  # match, not search: one start position keeps it linear
         if found:
             return _clean_phrase(found.group("ans")) or None
     return None

@@ -1,0 +1,190 @@
+"""`curate verify`: a verdict for every trace that has none yet (incremental), and the difficulty bands.
+
+Traces are streamed from DuckDB in batches, checked on the verification pool (reward.verify) against
+their problem's gold answer, and each batch becomes one `verdicts` shard (Lake.write: atomic). A trace
+with a verdict is never checked again; an interrupted run loses at most the batch in flight, and the
+verdict cache (LAKE/verify_cache) makes even that nearly free to redo.
+
+Difficulty bands of a problem by the teacher's pass rate p (the `problem_stats` view), defaults:
+  unsolved  p = 0
+  hard      0 < p < 0.25
+  medium    0.25 <= p < 0.5   (the paper keeps RL prompts solved at most half the time)
+  easy      0.5 <= p < 1
+  trivial   p = 1
+The two inner thresholds are settings (`--hard-below`, `--medium-below`), stored in the lake table
+`difficulty_bands` so that every reader of `problem_stats` sees the same bands.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from lake import Lake
+from lake.errors import UserError
+from lake.sql import connect
+from reward.verify import Verifier
+
+BANDS_TABLE = "difficulty_bands"
+CACHE_DIR = "verify_cache"
+BAND_NAMES = ("unsolved", "hard", "medium", "easy", "trivial")
+
+_PENDING_SQL = """
+SELECT t.trace_id, t.problem_id, t.reasoning, t.completion, t.finish_reason, p.answer
+FROM traces t
+JOIN (SELECT problem_id, any_value(answer) AS answer FROM problems GROUP BY problem_id) p USING (problem_id)
+ANTI JOIN verdicts v USING (trace_id)
+WHERE p.answer IS NOT NULL
+ORDER BY t.trace_id
+"""
+_NO_GOLD_SQL = """
+SELECT count(*) FROM traces t
+LEFT JOIN (SELECT problem_id, any_value(answer) AS answer FROM problems GROUP BY problem_id) p USING (problem_id)
+ANTI JOIN verdicts v USING (trace_id)
+WHERE p.answer IS NULL
+"""
+
+
+@dataclass
+class VerifyConfig:
+    lake: Path = Path("lake")
+    workers: int | None = None  # verifier processes; default one per core
+    timeout_s: float = 5.0  # hard wall-clock limit per check
+    memory_mb: int = 1024  # address-space cap per worker
+    batch: int = 4096  # traces per verdicts shard
+    hard_below: float = 0.25  # band thresholds on the pass rate (see the module docstring)
+    medium_below: float = 0.5
+    progress: bool = True
+
+
+@dataclass
+class VerifySummary:
+    verified: int = 0
+    correct: int = 0
+    already: int = 0
+    no_gold: int = 0
+    seconds: float = 0.0
+    statuses: Counter | None = None
+
+    def line(self) -> str:
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted((self.statuses or {}).items()))
+        rate = f", pass rate {self.correct / self.verified:.3f}" if self.verified else ""
+        skipped = f", {self.no_gold} without a gold answer (skipped)" if self.no_gold else ""
+        return (
+            f"curate verify: {self.verified} traces verified ({statuses or 'none new'}){rate}, "
+            f"{self.already} already had a verdict{skipped}; {self.seconds:.1f}s"
+        )
+
+
+def main(cfg: VerifyConfig) -> VerifySummary:
+    """Verify the traces without a verdict, write `verdicts` shards and the band thresholds."""
+    start = time.monotonic()
+    _check(cfg)
+    lake = _open(cfg.lake)
+    write_bands(lake, cfg.hard_below, cfg.medium_below)
+    summary = VerifySummary(statuses=Counter())
+    con = connect(lake.root)
+    summary.already = _scalar(con, "SELECT count(DISTINCT trace_id) FROM verdicts")
+    summary.no_gold = _scalar(con, _NO_GOLD_SQL)
+    pending = _scalar(con, f"SELECT count(*) FROM ({_PENDING_SQL})")
+    if pending:
+        reader = con.sql(_PENDING_SQL).to_arrow_reader(cfg.batch)
+        with Verifier(cfg.workers, cfg.timeout_s, cfg.memory_mb, lake.root / CACHE_DIR) as verifier:
+            with _Progress(cfg.progress, pending) as advance:
+                for batch in reader:
+                    _verify_batch(lake, verifier, batch.to_pylist(), summary, advance)
+    summary.seconds = time.monotonic() - start
+    print(summary.line())
+    return summary
+
+
+def write_bands(lake: Lake, hard_below: float, medium_below: float) -> None:
+    """Store the thresholds `problem_stats` reads (replaced only when they change)."""
+    if lake.has(BANDS_TABLE):
+        current = lake.read(BANDS_TABLE).to_pylist()
+        if current == [{"hard_below": hard_below, "medium_below": medium_below}]:
+            return
+    lake.replace(BANDS_TABLE, [pa.table({"hard_below": [hard_below], "medium_below": [medium_below]})])
+
+
+def _verify_batch(lake: Lake, verifier: Verifier, rows: list[dict], summary: VerifySummary, advance) -> None:
+    items = ((r["answer"], _response(r), r["finish_reason"]) for r in rows)
+    out = {"trace_id": [], "problem_id": [], "pred": [], "correct": [], "status": [], "elapsed_ms": []}
+    for row, verdict in zip(rows, verifier.check_many(items), strict=True):
+        out["trace_id"].append(row["trace_id"])
+        out["problem_id"].append(row["problem_id"])
+        out["pred"].append(verdict.pred)
+        out["correct"].append(verdict.correct)
+        out["status"].append(verdict.status)
+        out["elapsed_ms"].append(verdict.elapsed_ms)
+        summary.statuses[verdict.status] += 1
+        summary.correct += verdict.correct
+        advance()
+    out["verifier"] = [verifier.name] * len(rows)
+    lake.write("verdicts", pa.table(out))  # conformed to the VERDICTS schema by the lake
+    verifier.cache.flush()  # after the shard: a killed run redoes at most one batch, from the cache
+    summary.verified += len(rows)
+
+
+def _scalar(con, sql: str):
+    return con.execute(sql).fetchall()[0][0]  # fetchall: DuckDB 2 keeps a partly fetched result open
+
+
+def _response(row: dict) -> str:
+    """The text the answer is read from: a separate reasoning field goes back into a think block, so
+    extraction treats it as it treats an inline one (the visible part first)."""
+    completion = row["completion"] or ""
+    reasoning = row["reasoning"]
+    return f"<think>{reasoning}</think>{completion}" if reasoning else completion
+
+
+def _check(cfg: VerifyConfig) -> None:
+    if not 0 < cfg.hard_below <= cfg.medium_below < 1:
+        raise UserError(
+            f"band thresholds must satisfy 0 < hard_below <= medium_below < 1, got {cfg.hard_below} and {cfg.medium_below}"
+        )
+    if (
+        cfg.timeout_s <= 0
+        or cfg.memory_mb < 128
+        or cfg.batch < 1
+        or (cfg.workers is not None and cfg.workers < 1)
+    ):
+        raise UserError("--timeout must be > 0, --memory-mb >= 128, --batch >= 1 and --workers >= 1")
+
+
+def _open(root: Path) -> Lake:
+    lake = Lake(root, create=False)
+    if not lake.root.is_dir():
+        raise UserError(
+            f"no lake at {root} (run `synth problems` and `synth generate` first, or pass --lake)"
+        )
+    if not lake.has("traces"):
+        raise UserError(f"lake {root} has no traces (run `synth generate` first)")
+    return lake
+
+
+class _Progress:
+    """A rich progress bar over traces (or nothing); `advance()` moves it by one."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self._enabled, self._total, self._bar = enabled, total, None
+
+    def __enter__(self):
+        if not self._enabled:
+            return lambda: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("verify"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+        )
+        self._bar.start()
+        task = self._bar.add_task("verify", total=self._total)
+        return lambda: self._bar.advance(task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
