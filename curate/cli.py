@@ -49,6 +49,30 @@ def stats(lake: Path = LakeOpt) -> None:
     main(lake)
 
 
+@app.command()
+@user_errors
+def verify(
+    workers: int | None = typer.Option(None, "--workers", help="Verifier processes (default: one per core)."),
+    timeout: float = typer.Option(5.0, "--timeout", help="Hard wall-clock limit per check, seconds."),
+    memory_mb: int = typer.Option(1024, "--memory-mb", help="Address-space cap per verifier process."),
+    batch: int = typer.Option(4096, "--batch", help="Traces per verdicts shard."),
+    hard_below: float = typer.Option(0.25, "--hard-below", help="Pass rate below which a problem is hard."),
+    medium_below: float = typer.Option(0.5, "--medium-below", help="... below which it is medium."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    lake: Path = LakeOpt,
+) -> None:
+    """Verify every trace that has no verdict yet (math-verify on a pool with hard limits); writes `verdicts`.
+
+    Bands in the problem_stats view: unsolved (pass rate 0), hard (< --hard-below), medium (< --medium-below),
+    easy (< 1), trivial (1).
+
+    Example:  curate verify --lake lake && curate sql "select band, count(*) from problem_stats group by band"
+    """
+    from curate.verify import VerifyConfig, main
+
+    main(VerifyConfig(lake, workers, timeout, memory_mb, batch, hard_below, medium_below, progress))
+
+
 ViewsOpt = typer.Option([], "--view", help="A view to include (repeat for several); default: every view.")
 LicenseOpt = typer.Option("apache-2.0", "--license", help="License id written into the card's metadata.")
 
