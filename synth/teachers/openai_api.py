@@ -89,7 +89,7 @@ def split_tokens(
     fixed = {i: max_tokens for i, f in enumerate(finish_reasons) if f == "length"}
     free = [i for i in range(len(texts)) if i not in fixed]
     rest = total - sum(fixed.values())
-    if not free or rest < 0:  # counts that do not add up: share everything by length
+    if rest < 0 or (not free and rest != 0):  # counts that do not add up: share everything by length
         fixed, free, rest = {}, list(range(len(texts))), total
     weights = [len(texts[i]) or 1 for i in free]
     shares = dict(fixed)
@@ -115,7 +115,7 @@ class OpenAITeacher:
         self.stats: Counter = Counter()  # requests, retries, errors, and each retried failure label
         self.budget_exhausted = False
         self.unlaunched = 0  # units not sent because the budget would not cover them
-        self._rng = random.Random(cfg.seed)
+        self._rng = random.Random()  # unseeded: jitter must de-synchronise workers that share a seed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._client = None

@@ -242,6 +242,7 @@ def test_pricing_budget_and_helpers():
     assert split_tokens(10, ["aaa", "a", ""], ["stop"] * 3, 64) == [6, 2, 2]
     assert split_tokens(7, ["ab", "ab"], ["stop", "stop"], 64) == [4, 3]
     assert split_tokens(70, ["a", "bbbbbb", "cc"], ["stop", "length", "length"], 32) == [6, 32, 32]
+    assert split_tokens(64, ["a", "bbbb"], ["length", "length"], 32) == [32, 32]
     assert split_tokens(9, ["ab", "ab"], ["length", "stop"], 32) == [5, 4]  # inconsistent: by length
     assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
     assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470.0) == 10.0

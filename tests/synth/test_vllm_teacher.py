@@ -61,9 +61,11 @@ def traces(lake: Path, run: str) -> list[dict]:
 
 
 def assert_counts_are_exact(rows: list[dict], model_dir: Path) -> None:
-    from train.tiny import load_tokenizer
+    from transformers import AutoTokenizer
 
-    tok = load_tokenizer(model_dir)
+    # the tokenizer vLLM loads (AutoTokenizer rebuilds this checkpoint's as a Qwen2Tokenizer, which splits
+    # text differently from train.tiny.load_tokenizer's saved pipeline): the engine's counts are its counts
+    tok = AutoTokenizer.from_pretrained(model_dir)
     for r in rows:
         ids = tok.apply_chat_template(json.loads(r["prompt"]), add_generation_prompt=True, tokenize=True)
         ids = ids["input_ids"] if hasattr(ids, "keys") else ids
