@@ -182,7 +182,7 @@ def dedup(
 ) -> None:
     """Exact (normalised text, DuckDB) and MinHash near-duplicate problem dedup on datatrove's pipeline.
 
-    Example:  curate dedup --executor local --tasks 4 --workers 2 --bands 14 --rows 8
+    Example:  curate dedup --executor local --tasks 4 --workers 2 --bands 16 --rows 7
     """
     from curate.config import load_config
     from curate.pipeline import dedup_main

@@ -26,26 +26,23 @@ from curate.config import DedupConfig
 from curate.minhash import MinhashParams
 from lake.errors import UserError
 
-DROPS = pa.schema([("row", pa.int64()), ("problem_id", pa.string()), ("kept_id", pa.string())])
 NEAR = pa.schema([("problem_id", pa.string()), ("kept_id", pa.string())])
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-# Same normalisation as lake.ids.normalize_text (lower case, whitespace collapsed, ends stripped).
-_NORM_SQL = "lower(trim(regexp_replace({col}, '\\s+', ' ', 'g')))"
+_MATH_TOKEN = re.compile(r"\d+(?:\.\d+)?|(?<![^\W\d_])[^\W\d_](?![^\W\d_])")  # numbers, lone letters
 
 
-def exact_duplicates(con: duckdb.DuckDBPyConnection, table: str, id_col: str, text_col: str) -> pa.Table:
-    """Rows of `table` (with a `row` column) whose normalised text repeats an earlier row's:
-    (row, <id>, kept_id). The kept row of a group is the smallest (id, row)."""
-    norm = _NORM_SQL.format(col=text_col)
+def exact_duplicates(con: duckdb.DuckDBPyConnection, table: str, key_col: str) -> pa.Table:
+    """Rows of `table` (with a `row` column) whose key repeats an earlier row's: (row, <key>, kept_id),
+    the kept row of a group being its first. For problems the key is problem_id, which the lake defines
+    as the hash of the normalised text (lake.ids: NFKC, lower case, whitespace collapsed), computed once
+    when the problem was imported; a DuckDB hash aggregate then does the rest at millions of rows/s."""
     return con.sql(
         f"""
-        WITH keyed AS (SELECT row, {id_col} AS id, md5({norm}) AS h FROM {table}),
-        firsts AS (SELECT h, min((id, row)) AS first FROM keyed GROUP BY h)
-        SELECT k.row, k.id AS {id_col}, f.first[1] AS kept_id
-        FROM keyed k JOIN firsts f USING (h)
-        WHERE k.row <> f.first[2]
-        ORDER BY k.row
+        WITH firsts AS (SELECT {key_col} AS key, min(row) AS first FROM {table} GROUP BY {key_col})
+        SELECT t.row, t.{key_col}, t.{key_col} AS kept_id
+        FROM {table} t JOIN firsts f ON f.key = t.{key_col}
+        WHERE t.row <> f.first
+        ORDER BY t.row
         """
     ).to_arrow_table()
 
@@ -63,24 +60,26 @@ def near_duplicates(problems: pa.Table, cfg: DedupConfig, work_dir: Path) -> pa.
         _launch(cfg, stages, work_dir)
     found = _collect(work_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
-    if cfg.same_numbers:
-        found = _keep_if_same_numbers(found, problems)
+    if cfg.same_math_tokens:
+        found = _keep_if_same_math_tokens(found, problems)
     return found
 
 
-def numbers(text: str) -> list[str]:
-    """The numbers of a text, sorted (a multiset): "3/5 + 2/3" -> ["2", "3", "3", "5"]."""
-    return sorted(_NUMBER.findall(text or ""))
+def math_tokens(text: str) -> list[str]:
+    """The numbers and one-letter symbols of a text, sorted (a multiset), without the English words
+    "a" and "I": "Arrange F, A, E, E" -> ["A", "E", "E", "F"]; "3/5 + x" -> ["3", "5", "x"]."""
+    return sorted(t for t in _MATH_TOKEN.findall(text or "") if t not in ("a", "I"))
 
 
-def _keep_if_same_numbers(found: pa.Table, problems: pa.Table) -> pa.Table:
-    """Templated problems that differ only in their numbers share most shingles but are different
-    problems (different answers): a near-duplicate must also have the same numbers as its kept one."""
+def _keep_if_same_math_tokens(found: pa.Table, problems: pa.Table) -> pa.Table:
+    """Templated problems that differ only in their numbers or letters share most shingles but are
+    different problems (different answers): a near-duplicate must also have the same math tokens as
+    the problem it is said to repeat (rewording keeps them)."""
     text = dict(
         zip(problems.column("problem_id").to_pylist(), problems.column("problem").to_pylist(), strict=True)
     )
     keep = [
-        numbers(text[a]) == numbers(text[b])
+        math_tokens(text[a]) == math_tokens(text[b])
         for a, b in zip(
             found.column("problem_id").to_pylist(), found.column("kept_id").to_pylist(), strict=True
         )

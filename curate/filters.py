@@ -3,6 +3,7 @@ first filter it fails (in FILTERS order), so every dropped trace is counted exac
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,7 +14,9 @@ from curate.config import FilterConfig
 from curate.ngrams import NgramHasher
 from reward.extract import has_think_block, last_boxed, split_reasoning
 
-CHECKS = pa.schema([("trace_id", pa.string()), ("reason", pa.string())])
+# reason: the first failing filter (NULL: passes); text_hash: hash of the normalised assistant turn, the
+# key of exact trace dedup (computed here, once per trace, so dedup itself is a DuckDB aggregate).
+CHECKS = pa.schema([("trace_id", pa.string()), ("reason", pa.string()), ("text_hash", pa.string())])
 
 
 def assistant_text(reasoning: str | None, completion: str | None) -> str:
@@ -73,15 +76,18 @@ FILTERS: dict[str, Check] = {
 }
 
 
-def first_failure(row: dict, cfg: FilterConfig, hasher: NgramHasher) -> str | None:
-    trace = Trace.from_row(row)
-    return next((reason for reason, check in FILTERS.items() if not check(trace, cfg, hasher)), None)
+def text_hash(text: str) -> str:
+    """Hash of the text with case and whitespace runs normalised (what exact trace dedup compares)."""
+    return hashlib.blake2b(" ".join(text.split()).lower().encode(), digest_size=8).hexdigest()
 
 
 def check_traces(traces: pa.Table, cfg: FilterConfig) -> pa.Table:
-    """CHECKS rows (trace_id, reason or null) for every trace."""
+    """CHECKS rows for every trace: its first failing filter and its text hash."""
     hasher = NgramHasher(cfg.repetition_ngram)
-    reasons = [first_failure(row, cfg, hasher) for row in traces.to_pylist()]
-    return pa.table(
-        {"trace_id": traces.column("trace_id"), "reason": pa.array(reasons, pa.string())}, schema=CHECKS
-    )
+    ids, reasons, hashes = [], [], []
+    for row in traces.to_pylist():
+        trace = Trace.from_row(row)
+        ids.append(row["trace_id"])
+        reasons.append(next((r for r, check in FILTERS.items() if not check(trace, cfg, hasher)), None))
+        hashes.append(text_hash(trace.text))
+    return pa.table({"trace_id": ids, "reason": reasons, "text_hash": hashes}, schema=CHECKS)

@@ -4,7 +4,7 @@ Why not datatrove's own signature step: it hashes every shingle with a Python ca
 (shingles x hashes) matrix with a 64-bit modulo, which makes it the slow step of the pipeline. Here the
 shingles come from `NgramHasher` (all at once from the text's bytes) and the permutations are affine maps
 modulo 2^32 with odd multipliers (bijections of the 32-bit shingle hashes, which splitmix already made
-uniform), computed in uint32 over cache-sized blocks, so the minimum needs no modulo at all.
+uniform), computed in uint32 over (hashes x shingles) blocks, so the minimum needs no modulo at all.
 The signatures are written in datatrove's file format (see dedup.py), so its buckets, clusters and
 filter steps and its executors do the rest.
 
@@ -24,8 +24,8 @@ from curate.ngrams import NgramHasher
 @dataclass(frozen=True)
 class MinhashParams:
     n_grams: int = 5
-    bands: int = 14
-    rows: int = 8  # hashes per band
+    bands: int = 16
+    rows: int = 7  # hashes per band
     seed: int = 1
     norm_numbers: bool = False
 
@@ -41,14 +41,16 @@ class MinhashParams:
 class MinhashSigner:
     """Text -> MinHash signature (uint32[bands * rows]); deterministic across processes and machines."""
 
-    def __init__(self, params: MinhashParams = MinhashParams(), block: int = 1024):
+    def __init__(self, params: MinhashParams = MinhashParams(), block: int = 8192):
         self.params = params
-        self.block = block  # shingles per step of the min-reduction: keeps the work array in cache
+        # (hashes x shingles) blocks: each hash's minimum is a reduction over contiguous memory (SIMD),
+        # about 3x faster than reducing down the columns of (shingles x hashes).
+        self.block = block
         self.hasher = NgramHasher(params.n_grams, seed=params.seed, norm_numbers=params.norm_numbers)
         rng = np.random.default_rng([params.seed, 0x5EED])
-        self._a = rng.integers(0, 1 << 32, size=params.num_hashes, dtype=np.uint64).astype(np.uint32)
-        self._a |= np.uint32(1)
-        self._b = rng.integers(0, 1 << 32, size=params.num_hashes, dtype=np.uint64).astype(np.uint32)
+        a = rng.integers(0, 1 << 32, size=params.num_hashes, dtype=np.uint64).astype(np.uint32)
+        self._a = (a | np.uint32(1))[:, None]
+        self._b = rng.integers(0, 1 << 32, size=params.num_hashes, dtype=np.uint64).astype(np.uint32)[:, None]
 
     def shingles(self, text: str) -> np.ndarray:
         """32-bit shingle hashes (the top half of the 64-bit n-gram hashes)."""
@@ -60,13 +62,13 @@ class MinhashSigner:
         if x.size == 0:
             return None
         best = np.full(self.params.num_hashes, np.iinfo(np.uint32).max, dtype=np.uint32)
-        work = np.empty((min(self.block, x.size), self.params.num_hashes), dtype=np.uint32)
+        work = np.empty((self.params.num_hashes, min(self.block, x.size)), dtype=np.uint32)
         for start in range(0, x.size, self.block):
-            chunk = x[start : start + self.block, None]
-            w = work[: chunk.shape[0]]
-            np.multiply(chunk, self._a, out=w)
+            chunk = x[None, start : start + self.block]
+            w = work[:, : chunk.shape[1]]
+            np.multiply(self._a, chunk, out=w)
             w += self._b
-            np.minimum(best, w.min(axis=0), out=best)
+            np.minimum(best, w.min(axis=1), out=best)
         return best
 
 

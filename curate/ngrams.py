@@ -15,6 +15,7 @@ import unicodedata
 import numpy as np
 
 _WORD = re.compile(r"[^\W_]+")
+_NON_ASCII_SEPARATOR = re.compile(r"[^\x00-\x7f\w]+")  # dashes, quotes, symbols outside ASCII
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -27,15 +28,17 @@ _WORD_BYTE[[*range(ord("a"), ord("z") + 1), *range(ord("0"), ord("9") + 1), *ran
 def word_text(text: str, norm_numbers: bool = False) -> str:
     """Lower-cased text whose bytes split into words exactly where the word regex splits it.
 
-    ASCII text (the common case) is used as is, because the byte scan treats every byte other than
-    [a-z0-9] as a separator. Other text is reduced to its words joined by spaces, so that punctuation
-    outside ASCII (dashes, quotes) separates words too."""
+    The byte scan treats every ASCII byte other than [a-z0-9] as a separator and every byte >= 0x80 as
+    part of a word, so ASCII text (the common case) is used as is; in other text the non-ASCII
+    characters that are not letters or digits (dashes, quotes, symbols) become spaces first."""
     text = text.lower()
     if norm_numbers:
         text = _NUMBER.sub("0", text)
     if text.isascii():
         return text
-    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text)))
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return _NON_ASCII_SEPARATOR.sub(" ", text)
 
 
 def words(text: str, norm_numbers: bool = False) -> list[str]:

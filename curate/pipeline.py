@@ -156,7 +156,7 @@ def update_dedup(lake: Lake, problems: pa.Table, cfg: CurateConfig, state: _Stat
         return lake.read("dedup")
     con = duckdb.connect()
     con.register("p", problems.select(["row", "problem_id", "problem"]))
-    exact = exact_duplicates(con, "p", "problem_id", "problem")
+    exact = exact_duplicates(con, "p", "problem_id")
     rows = [
         {"row": r["row"], "problem_id": r["problem_id"], "reason": "exact_dup", "kept_id": r["kept_id"]}
         for r in exact.to_pylist()
@@ -210,7 +210,7 @@ def update_decontam(lake: Lake, problems: pa.Table, cfg: CurateConfig, state: _S
 
 def update_filters(lake: Lake, traces: pa.Table, cfg: CurateConfig, state: _State) -> pa.Table:
     """filters.CHECKS for every trace; only traces not checked under the same settings are looked at."""
-    key = _key("filters-v1", dataclasses.asdict(cfg.filters))
+    key = _key("filters-v2", dataclasses.asdict(cfg.filters))
     fresh = state.get("filters") != key
     checked = filters.CHECKS.empty_table() if fresh else lake.read("trace_checks")
     seen = set(checked.column("trace_id").to_pylist())
@@ -282,10 +282,10 @@ _TRACE_STEPS = [
         "trace_dedup",
         """SELECT trace_id, CASE WHEN trace_id <> first_id THEN 'dup_trace' END, first_id FROM (
              SELECT a.trace_id, first_value(a.trace_id) OVER (
-               PARTITION BY a.problem_id, md5(lower(regexp_replace(coalesce(t.reasoning, '') || chr(31) ||
-                 coalesce(t.completion, ''), '\\s+', ' ', 'g')))
+               PARTITION BY a.problem_id, coalesce(c.text_hash, a.trace_id)
                ORDER BY t.created_at NULLS LAST, a.trace_id) AS first_id
-             FROM alive a JOIN t USING (trace_id))""",
+             FROM alive a JOIN t USING (trace_id)
+             LEFT JOIN (SELECT trace_id, any_value(text_hash) AS text_hash FROM checks GROUP BY 1) c USING (trace_id))""",
     ),
     (
         "verify",
