@@ -17,7 +17,6 @@ _BOX_COMMANDS = ("\\boxed", "\\fbox")
 # How many earlier \boxed occurrences to try when the last one is unbalanced (bounded: no quadratic scan).
 _MAX_BOX_RETRIES = 8
 _MAX_BOX_CHARS = 20_000
-_BRACE = re.compile(r"\\[{}]|[{}]")
 # Phrases a model uses instead of \boxed; the answer runs to the end of its line.
 # Matched at the start of one line; the greedy `.*` makes it find the line's last phrase.
 _ANSWER_PHRASE = re.compile(
@@ -110,17 +109,23 @@ def _box_content(text: str, i: int) -> str | None:
         return m.group(1) if m else None
     if i >= len(text) or text[i] != "{":
         return None
+    close = text.find("}", i + 1)
+    if close > 0 and text.find("{", i + 1, close) < 0 and text[close - 1] != "\\":
+        return text[i + 1 : close]  # the common case, no nested braces: no scan
     depth = 0
-    # The scan is bounded: no real answer is longer, and a megabyte of braces must stay cheap.
-    for m in _BRACE.finditer(text, i, i + _MAX_BOX_CHARS):
-        tok = m.group()
-        if tok == "{":
+    j, end = i, min(len(text), i + _MAX_BOX_CHARS)  # bounded: a megabyte of braces must stay cheap
+    while j < end:
+        c = text[j]
+        if c == "\\":
+            j += 2  # `\{` / `\}` are literal set braces, not grouping
+            continue
+        if c == "{":
             depth += 1
-        elif tok == "}":
+        elif c == "}":
             depth -= 1
             if depth == 0:
-                return text[i + 1 : m.start()]
-        # `\{` / `\}` are literal set braces, not grouping: skipped.
+                return text[i + 1 : j]
+        j += 1
     return None
 
 

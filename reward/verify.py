@@ -166,12 +166,11 @@ class Verifier:
     def check(self, gold: str, response: str, finish_reason: str | None = None) -> Verdict:
         """Verify one response against its gold answer; never raises for bad input, never hangs."""
         start = time.perf_counter()
-        early = self._screen(gold, response, finish_reason)
+        early = self._screen(gold, response, finish_reason, start, None)
         if isinstance(early, Verdict):
-            verdict = _timed(early, start)
-        else:
-            verdict = self._run(*early, start)
-        self._count(verdict)
+            return early
+        verdict = self._run(*early, start)
+        self._count(verdict.status)
         return verdict
 
     def check_many(
@@ -183,10 +182,17 @@ class Verifier:
         per worker in flight, so a long stream is never held in memory.
         """
         total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
-        with _progress_bar(progress, total) as advance:
+        # Inline verdicts are counted here and added to the stats in bulk: no lock per cache hit.
+        counts: collections.Counter[tuple[str, bool]] = collections.Counter()
+        with _progress_bar(progress, total) as advance, self._merging(counts):
             pending: collections.deque[Verdict | Future[Verdict]] = collections.deque()
             for gold, response, finish_reason in items:
-                pending.append(self._submit(gold, response, finish_reason))
+                item = self._submit(gold, response, finish_reason, counts)
+                if not pending and isinstance(item, Verdict):
+                    yield item  # nothing ahead of it: no queueing
+                    advance()
+                    continue
+                pending.append(item)
                 while pending and (len(pending) > 4 * self.workers or _ready(pending[0])):
                     yield _value(pending.popleft())
                     advance()
@@ -220,37 +226,65 @@ class Verifier:
     # -- internals -------------------------------------------------------------------------------
 
     def _screen(
-        self, gold: str, response: str, finish_reason: str | None
+        self,
+        gold: str,
+        response: str,
+        finish_reason: str | None,
+        start: float,
+        counts: collections.Counter | None,
     ) -> Verdict | tuple[str, str, tuple]:
-        """Everything decided without a worker; otherwise the normalised (gold, pred, cache key)."""
+        """A counted verdict for everything decided without a worker (the hot path of cache hits:
+        keep it lean); otherwise the normalised (gold, pred, cache key) for a worker."""
         pred = extract_answer(response) if isinstance(response, str) else None
         if finish_reason == "length":
-            return Verdict(pred, False, "truncated", 0.0)
+            return self._early(pred, False, "truncated", start, counts)
         if pred is None:
-            return Verdict(None, False, "no_answer", 0.0)
+            return self._early(None, False, "no_answer", start, counts)
         gold_n = _gold(gold) if isinstance(gold, str) else normalize_gold(gold)
-        if not _plausible(pred) or not _plausible(gold_n):
-            return Verdict(pred[:MAX_ANSWER_CHARS], False, "error", 0.0)
         key = cache_key(gold_n, pred)
         hit = self.cache.get(key)
         if hit is not None:
-            with self._lock:
-                self.stats.cache_hits += 1
-            return Verdict(pred, hit[0], hit[1], 0.0)
+            return self._early(pred, hit[0], hit[1], start, counts, cache_hit=True)
+        if not _plausible(pred) or not _plausible(gold_n):
+            return self._early(pred[:MAX_ANSWER_CHARS], False, "error", start, counts)
         return gold_n, pred, key
 
-    def _submit(self, gold: str, response: str, finish_reason: str | None) -> Verdict | Future[Verdict]:
-        start = time.perf_counter()
-        early = self._screen(gold, response, finish_reason)
-        if isinstance(early, Verdict):
-            verdict = _timed(early, start)
-            self._count(verdict)
-            return verdict
-        return self._executor.submit(self._run_counted, *early, start)
+    def _early(
+        self,
+        pred: str | None,
+        correct: bool,
+        status: str,
+        start: float,
+        counts: collections.Counter | None,
+        cache_hit: bool = False,
+    ) -> Verdict:
+        verdict = Verdict(pred, correct, status, (time.perf_counter() - start) * 1000)
+        if counts is None:
+            self._count(status, cache_hit)
+        else:
+            counts[(status, cache_hit)] += 1
+        return verdict
 
-    def _run_counted(self, gold: str, pred: str, key: tuple, start: float) -> Verdict:
-        verdict = self._run(gold, pred, key, start)
-        self._count(verdict)
+    @contextlib.contextmanager
+    def _merging(self, counts: collections.Counter) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            for (status, cache_hit), n in counts.items():
+                self._count(status, cache_hit, n)
+
+    def _submit(
+        self, gold: str, response: str, finish_reason: str | None, counts: collections.Counter
+    ) -> Verdict | Future[Verdict]:
+        early = self._screen(gold, response, finish_reason, time.perf_counter(), counts)
+        if isinstance(early, Verdict):
+            return early
+        return self._executor.submit(self._run_counted, *early)
+
+    def _run_counted(self, gold: str, pred: str, key: tuple) -> Verdict:
+        # elapsed_ms counts from here: the time a pair took, not the time it queued behind others
+        verdict = self._run(gold, pred, key, time.perf_counter())
+        self._count(verdict.status)
         return verdict
 
     def _run(self, gold: str, pred: str, key: tuple, start: float) -> Verdict:
@@ -274,7 +308,7 @@ class Verifier:
                 worker = self._replace(worker)
             self._idle.put(worker)
         self.cache.put(key, (correct, status))
-        return _timed(Verdict(pred, correct, status, 0.0), start)
+        return Verdict(pred, correct, status, (time.perf_counter() - start) * 1000)
 
     def _call(self, worker: _Worker, gold: str, pred: str, deadline: float) -> tuple[bool, str]:
         """Send one job and wait until the deadline at most; a worker past it is killed."""
@@ -312,14 +346,15 @@ class Verifier:
             self.stats.restarts += 1
         return fresh
 
-    def _count(self, verdict: Verdict) -> None:
+    def _count(self, status: str, cache_hit: bool = False, n: int = 1) -> None:
         with self._lock:
-            self.stats.checks += 1
-            self.stats.by_status[verdict.status] += 1
-            if verdict.status == "timeout":
-                self.stats.timeouts += 1
-            elif verdict.status == "error":
-                self.stats.errors += 1
+            self.stats.checks += n
+            self.stats.cache_hits += cache_hit * n
+            self.stats.by_status[status] += n
+            if status == "timeout":
+                self.stats.timeouts += n
+            elif status == "error":
+                self.stats.errors += n
 
 
 @lru_cache(maxsize=65536)
@@ -340,11 +375,6 @@ def _plausible(answer: str) -> bool:
         elif c in "})]":
             depth -= 1
     return peak <= MAX_ANSWER_DEPTH
-
-
-def _timed(verdict: Verdict, start: float) -> Verdict:
-    elapsed = (time.perf_counter() - start) * 1000
-    return Verdict(verdict.pred, verdict.correct, verdict.status, elapsed)
 
 
 def _ready(item: Verdict | Future[Verdict]) -> bool:
