@@ -49,6 +49,10 @@ def test_demo_card_numbers_match_sql_over_the_lake(demo):
         rows, problems = con.execute(f"SELECT count(*), count(DISTINCT problem_id) FROM {v}").fetchone()
         assert rows > 0, v
         assert any(line.startswith(f"| `{v}` | {rows:,} | {problems:,} | ") for line in lines), v
+    for band, n, rate in con.execute(
+        "SELECT band, count(*), avg(pass_rate) FROM problem_stats GROUP BY 1"
+    ).fetchall():
+        assert f"| {band} | {n:,} | {rate:.3f} |" in lines
     traces, problems = con.execute("SELECT count(*), count(DISTINCT problem_id) FROM traces").fetchone()
     assert any(
         line.startswith(f"| `demo` | `procedural` | {traces:,} | {problems:,} | 4 | ") for line in lines

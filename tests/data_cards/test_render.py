@@ -69,6 +69,7 @@ def test_card_numbers_are_the_lake_numbers(full):
         "1 matched and were dropped (reason `contaminated:<benchmark>` in the funnel)." in lines
     )
     assert "6 verified problems, mean pass rate 0.500; 1 never solved, 1 always solved." in lines
+    assert "| easy | 3 | 0.583 |" in lines
     assert "![Curation funnel](plots/f.png)" in lines
     assert "![Pass-rate distribution]" not in text  # no such plot in this layout: no broken image link
 

@@ -52,6 +52,13 @@ def test_runs_verifiers_pass_rates_levels(stats):
     assert stats.verifiers == [("math-verify-test", "ok", 24, 12)]
     assert sorted(stats.pass_rates) == [0.0, 0.25, 0.5, 0.5, 0.75, 1.0]
     assert stats.levels == [(1, 2, 0.875), (2, 2, 0.5), (3, 2, 0.125)]
+    # bands from problem_stats at the thresholds 0.25 / 0.5: p5 unsolved, p4 medium, p1-p3 easy, p0 trivial
+    assert [(b, n, round(p, 4)) for b, n, p in stats.bands] == [
+        ("unsolved", 1, 0.0),
+        ("medium", 1, 0.25),
+        ("easy", 3, 0.5833),
+        ("trivial", 1, 1.0),
+    ]
 
 
 def test_funnel_decontam_and_provenance(stats):

@@ -53,6 +53,8 @@ def build(root: Path, funnel: bool = True, decontam: bool = True, provenance: bo
     lake.write("problems", _problems())
     lake.write("traces", _traces(), partition="run=r1")
     lake.write("verdicts", _verdicts())
+    # the thresholds `curate verify` stores for the problem_stats view (lake/sql.py)
+    lake.replace("difficulty_bands", [pa.table({"hard_below": [0.25], "medium_below": [0.5]})])
     views = _views()
     for name, table in views.items():
         lake.replace(f"views/{name}", [table])
