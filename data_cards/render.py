@@ -217,7 +217,7 @@ def _statistics(stats: CardStats, layout: CardLayout) -> list[str]:
         ]
         lines += _figure(layout, "pass_rate", "Pass-rate distribution")
     if stats.bands:
-        lines += ["Difficulty bands (from `problem_stats`):", ""]
+        lines += ["Difficulty bands (from `problem_stats`" + _thresholds(stats) + "):", ""]
         lines += table(
             ["band", "problems", "mean pass rate"], [[b, f"{n:,}", f"{p:.3f}"] for b, n, p in stats.bands]
         )
@@ -245,6 +245,13 @@ def _statistics(stats: CardStats, layout: CardLayout) -> list[str]:
         + table(["step", "unit", "in", "out", "drop reason", "dropped"], rows)
         + _figure(layout, "funnel", "Curation funnel")
     )
+
+
+def _thresholds(stats: CardStats) -> str:
+    if stats.band_thresholds is None:
+        return ""
+    hard, medium = stats.band_thresholds
+    return f"; unsolved = 0, hard < {hard:g}, medium < {medium:g}, easy < 1, trivial = 1"
 
 
 def _length_row(v: ViewStats, s: LengthSeries) -> list:

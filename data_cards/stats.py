@@ -87,6 +87,7 @@ class CardStats:
     verifiers: list[tuple[str, str, int, int]]  # (verifier, status, traces, verified correct)
     pass_rates: list[float] | None  # one per problem, None when nothing was verified
     bands: list[tuple[str, int, float]] | None  # (band, problems, mean pass rate)
+    band_thresholds: tuple[float, float] | None  # (hard_below, medium_below) from `curate verify`
     levels: list[tuple[int, int, float]] | None  # (level, problems, mean pass rate)
     funnel: list[FunnelRow] | None
     decontam: list[DecontamRow] | None
@@ -114,6 +115,7 @@ def collect(root: Path, views: list[str]) -> CardStats:
         ).fetchall(),
         pass_rates=_pass_rates(con),
         bands=_bands(con),
+        band_thresholds=_band_thresholds(con),
         levels=_levels(con),
         funnel=_funnel(con),
         decontam=_decontam(con),
@@ -231,6 +233,11 @@ def _bands(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, float]] | Non
         "SELECT band, count(*), avg(pass_rate) FROM problem_stats GROUP BY band ORDER BY avg(pass_rate)",
     )
     return [(str(b), int(n), float(p)) for b, n, p in rows] if rows else None
+
+
+def _band_thresholds(con: duckdb.DuckDBPyConnection) -> tuple[float, float] | None:
+    rows = _optional(con, "difficulty_bands", "SELECT hard_below, medium_below FROM difficulty_bands")
+    return (float(rows[0][0]), float(rows[0][1])) if rows else None
 
 
 def _levels(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int, float]] | None:

@@ -70,6 +70,10 @@ def test_card_numbers_are_the_lake_numbers(full):
     )
     assert "6 verified problems, mean pass rate 0.500; 1 never solved, 1 always solved." in lines
     assert "| easy | 3 | 0.583 |" in lines
+    assert (
+        "Difficulty bands (from `problem_stats`; unsolved = 0, hard < 0.25, medium < 0.5, easy < 1, trivial = 1):"
+        in lines
+    )
     assert "![Curation funnel](plots/f.png)" in lines
     assert "![Pass-rate distribution]" not in text  # no such plot in this layout: no broken image link
 
