@@ -7,71 +7,34 @@ each is made once and reused (tests copy what they modify).
 from __future__ import annotations
 
 import importlib
+import subprocess
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from transformers import TrainerCallback
 
-from lake.store import Lake
-from synth.problems import ProblemsConfig
-from synth.sources import load_problems
-from synth.teachers.base import DEFAULT_INSTRUCTION
-from synth.teachers.procedural import plan
+from tests.conftest import cli
 
-SAMPLES = 8
 CONFIGS = Path(__file__).resolve().parents[2] / "train" / "configs"
 
 
-def build_views(lake_root: Path, n: int = 60, seed: int = 0) -> Lake:
-    """The four stage views, in the curate stage's formats, from builtin `chain` problems and the
-    procedural teacher's planned responses (whose correctness the plan states)."""
-    problems = load_problems(
-        "builtin:chain", ProblemsConfig(source="builtin:chain", n=n, seed=seed)
-    ).to_pylist()
-    sft, dpo, rl = [], [], []
-    for row in problems:
-        prompt = [
-            {"role": "user", "content": f"{row['problem']}\n{DEFAULT_INSTRUCTION}"}
-        ]  # as synth sends it
-        plans = [plan(row, i, seed, 512) for i in range(SAMPLES)]
-        good = [p.text for p in plans if p.intended_correct]
-        bad = [p.text for p in plans if not p.intended_correct]
-        base = {"problem_id": row["problem_id"]}
-        if good:
-            sft.append(
-                base | {"trace_id": f"{row['problem_id']}-0", "messages": prompt + [_assistant(good[0])]}
-            )
-        if good and bad:
-            dpo.append(
-                base | {"prompt": prompt, "chosen": [_assistant(good[0])], "rejected": [_assistant(bad[0])]}
-            )
-        rl.append(
-            base
-            | {
-                "prompt": prompt,
-                "answer": row["answer"],
-                "pass_rate": len(good) / SAMPLES,
-                "level": row["level"],
-            }
-        )
-    lake = Lake(lake_root)
-    lake.replace("views/mid", [pa.Table.from_pylist(sft)])
-    lake.replace("views/sft", [pa.Table.from_pylist(sft)])
-    lake.replace("views/dpo", [pa.Table.from_pylist(dpo)])
-    lake.replace("views/rl", [pa.Table.from_pylist(rl)])
+def build_views(lake: Path, n: int = 60) -> Path:
+    """The four stage views from the real pipeline: builtin `chain` problems, the procedural teacher
+    (8 samples each, some planned wrong), `curate run` (verify, dedup, filters, views)."""
+    steps = [
+        ["synth", "problems", "--source", "builtin:chain", "--n", str(n), "--lake", str(lake)],
+        ["synth", "generate", "--teacher", "procedural", "--samples", "8", "--lake", str(lake)],
+        ["curate", "run", "--lake", str(lake)],
+    ]
+    for name, *args in steps:
+        proc = subprocess.run([cli(name), *args], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"{name} {args[0]} failed:\n{proc.stderr[-2000:]}"
     return lake
-
-
-def _assistant(text: str) -> dict:
-    return {"role": "assistant", "content": text}
 
 
 @pytest.fixture(scope="session")
 def views_lake(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("train-lake") / "lake"
-    build_views(root)
-    return root
+    return build_views(tmp_path_factory.mktemp("train-lake") / "lake")
 
 
 TINY = [

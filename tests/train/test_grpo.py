@@ -127,9 +127,18 @@ def test_guarded_reward_returns_none_on_timeout_and_error_and_values_otherwise()
 
 
 def test_prompts_the_policy_solves_are_no_longer_sampled(views_lake, dpo_run, tmp_path, capsys):
+    import pyarrow.compute as pc
+
     from lake.store import Lake
 
-    ids = Lake(views_lake).read("views/rl").column("problem_id").to_pylist()[:4]
+    rl = Lake(views_lake).read("views/rl")  # curate repeats hard prompts: keep 4 distinct ones
+    first = sorted(
+        {rl.column("problem_id").to_pylist().index(p) for p in rl.column("problem_id").to_pylist()}
+    )[:4]
+    view = Lake(tmp_path / "four")
+    view.replace("views/rl", [rl.take(first)])
+    ids = pc.unique(rl.take(first).column("problem_id")).to_pylist()
+    assert len(ids) == 4
     solved, sampled = set(ids[:2]), Counter()
 
     def right_on_two(completions, problem_id, **kwargs):  # the policy "solves" two of the four prompts
@@ -138,8 +147,8 @@ def test_prompts_the_policy_solves_are_no_longer_sampled(views_lake, dpo_run, tm
 
     cfg = parse(
         "grpo",
-        views_lake,
-        tmp_path,
+        tmp_path / "four",
+        tmp_path / "out",
         "--model",
         str(dpo_run[0]),
         *GRPO_FAST,
