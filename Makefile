@@ -33,7 +33,7 @@ bench: $(BIN)/python
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 demo: $(BIN)/python
-	$(BIN)/python scripts/demo.py
+	bash scripts/demo.sh
 
 clean:
-	rm -rf $(VENV) lake/*/ lake/_* demo
+	rm -rf $(VENV) demo; for d in lake/*/; do rm -rf "$$d"; done; rm -f lake/_*.json

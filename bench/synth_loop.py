@@ -44,7 +44,9 @@ def run() -> None:
     with tempfile.TemporaryDirectory() as d:
         lake = Path(d) / "lake"
         make_problems(ProblemsConfig(lake=lake, source="builtin:arith", n=args.problems, seed=0))
-        cfg = GenerateConfig(lake=lake, teacher="procedural", samples=args.samples, max_tokens=4096, progress=False)
+        cfg = GenerateConfig(
+            lake=lake, teacher="procedural", samples=args.samples, max_tokens=4096, progress=False
+        )
         teacher_alone(cfg)  # warm-up: imports, caches
         n_t, s_t = teacher_alone(cfg)
         n_l, s_l = through_loop(cfg)
