@@ -121,6 +121,14 @@ def generate(
         "none", "--executor", help="none | local | slurm | ray (runs --tasks shards)."
     ),
     tasks: int = typer.Option(1, "--tasks"),
+    workers: int = typer.Option(-1, "--workers", help="Tasks running at once (-1: all)."),
+    slurm_partition: str | None = typer.Option(None, "--slurm-partition"),
+    slurm_time: str = typer.Option("24:00:00", "--slurm-time"),
+    cpus_per_task: int = typer.Option(1, "--cpus-per-task"),
+    gpus_per_task: int = typer.Option(0, "--gpus-per-task"),
+    dtype: str = typer.Option("auto", "--dtype", help="vLLM engine dtype (CPU builds: float32 or bfloat16)."),
+    max_model_len: int | None = typer.Option(None, "--max-model-len", help="vLLM context length."),
+    enforce_eager: bool = typer.Option(False, "--enforce-eager", help="vLLM: no CUDA graphs / compilation."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     lake: Path = LakeOpt,
 ) -> None:
@@ -138,7 +146,9 @@ def generate(
         base_url=base_url, api_key_env=api_key_env, concurrency=concurrency, requests_per_min=requests_per_min,
         tokens_per_min=tokens_per_min, max_retries=max_retries, request_timeout_s=request_timeout_s,
         price_in=price_in, price_out=price_out, budget_usd=budget_usd, tensor_parallel_size=tensor_parallel_size,
-        batch_size=batch_size, executor=executor, tasks=tasks, progress=progress,
+        batch_size=batch_size, executor=executor, tasks=tasks, workers=workers, slurm_partition=slurm_partition,
+        slurm_time=slurm_time, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task, dtype=dtype,
+        max_model_len=max_model_len, enforce_eager=enforce_eager, progress=progress,
     )  # fmt: skip
     if instruction is not None:
         cfg.instruction = instruction
