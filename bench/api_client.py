@@ -2,7 +2,9 @@
 
 With C requests in flight and every answer taking L seconds, the ideal is C/L samples/s; the ratio
 measured/ideal shows what the client itself costs (event loop, HTTP, parsing, pacing). The server
-runs in its own process (tests/helpers/chat_server.py) so the two do not share one GIL.
+runs in its own process (tests/helpers/chat_server.py) so the two do not share one GIL. A bare
+aiohttp client sending the same requests in the same run is the machine's ceiling: on a loaded
+machine it shows how much of the gap is the openai client's own CPU per request.
 
     python bench/api_client.py                      # L = 2 s, C = 16, 64, 256
     python bench/api_client.py --latency 0.5 --rounds 8
@@ -12,6 +14,7 @@ Goal: ratio >= 0.9 at C = 256.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import subprocess
 import sys
@@ -66,6 +69,29 @@ def measure(base_url: str, concurrency: int, latency_s: float, rounds: int, offs
     return n / elapsed
 
 
+def measure_bare(base_url: str, concurrency: int, rounds: int, offset: int) -> float:
+    """The same waves through a bare aiohttp session: no client library, no teacher."""
+    import aiohttp
+
+    async def run() -> float:
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            gate = asyncio.Semaphore(concurrency)
+
+            async def one(r: SampleRequest) -> None:
+                body = {"model": "tiny", "messages": r.messages, "seed": r.seed, "max_tokens": r.max_tokens}
+                async with gate, session.post(f"{base_url}/chat/completions", json=body) as resp:
+                    await resp.json()
+
+            await asyncio.gather(*(one(r) for r in requests(concurrency, offset)))
+            work = requests(concurrency * rounds, offset + concurrency)
+            start = time.perf_counter()
+            await asyncio.gather(*(one(r) for r in work))
+            return len(work) / (time.perf_counter() - start)
+
+    return asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -78,13 +104,17 @@ def main() -> None:
     proc, base_url = start_server(args.latency)
     try:
         print(f"loopback server {base_url}, latency L = {args.latency} s, {args.rounds} waves per C")
-        print(f"{'C':>5} {'samples/s':>10} {'ideal C/L':>10} {'ratio':>6}")
+        print(f"{'C':>5} {'samples/s':>10} {'ideal C/L':>10} {'ratio':>6} {'bare aiohttp':>13} {'ratio':>6}")
         offset = 0
         for c in args.concurrency:
             rate = measure(base_url, c, args.latency, args.rounds, offset)
             offset += c * (args.rounds + 1)
+            bare = measure_bare(base_url, c, args.rounds, offset)
+            offset += c * (args.rounds + 1)
             ideal = c / args.latency
-            print(f"{c:>5} {rate:>10.1f} {ideal:>10.1f} {rate / ideal:>6.3f}")
+            print(
+                f"{c:>5} {rate:>10.1f} {ideal:>10.1f} {rate / ideal:>6.3f} {bare:>13.1f} {bare / ideal:>6.3f}"
+            )
     finally:
         proc.terminate()
         proc.wait(10)
