@@ -187,6 +187,7 @@ def _cluster_row(writer, document) -> dict:
 def _ensure_cluster_files(folder: str, data, rank: int = 0, world_size: int = 1):
     """datatrove's filter needs a .clusters file for every rank once cluster ids are asked for, but the
     cluster step writes one only for ranks with duplicates: give the others empty files."""
+    Path(folder).mkdir(parents=True, exist_ok=True)  # absent when no cluster was found at all
     for suffix in ("remove", "clusters"):
         Path(folder, f"{rank:06d}.{suffix}").touch(exist_ok=True)
     return data

@@ -63,7 +63,7 @@ def main(cfg: CurateConfig) -> None:
     console = Console(stderr=False)
     lake = _open(cfg.lake)
     if cfg.verify:
-        _verify(cfg)
+        _verify(cfg)  # prints its own summary line
     state = _State(lake)
     key = run_key(lake, cfg)
     if state.get("run") == key and lake.has("funnel"):
@@ -164,9 +164,7 @@ def update_dedup(lake: Lake, problems: pa.Table, cfg: CurateConfig, state: _Stat
     if cfg.dedup.near_dup:
         dropped = set(exact.column("row").to_pylist())
         rest = problems.filter(pa.array([r not in dropped for r in problems.column("row").to_pylist()]))
-        near = near_duplicates(
-            rest.select(["problem_id", "problem"]), cfg.dedup, lake.root / "_work" / "minhash"
-        )
+        near = near_duplicates(rest.select(["problem_id", "problem"]), cfg.dedup, lake.root / "_minhash_work")
         row_of = dict(zip(rest.column("problem_id").to_pylist(), rest.column("row").to_pylist(), strict=True))
         rows += [
             {
@@ -423,11 +421,11 @@ def _traces(lake: Lake) -> pa.Table:
     return traces
 
 
-def _verify(cfg: CurateConfig) -> None:
+def _verify(cfg: CurateConfig):
     from curate.verify import VerifyConfig
     from curate.verify import main as verify_main
 
-    verify_main(VerifyConfig(lake=cfg.lake))
+    return verify_main(VerifyConfig(lake=cfg.lake, progress=cfg.progress))
 
 
 def _distinct_problems(problems: pa.Table, exclude: set[str]) -> pa.Table:

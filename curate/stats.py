@@ -24,6 +24,15 @@ def _verification(root: Path):
 SECTIONS["verification"] = _verification
 
 
+def _funnel(root: Path):
+    from curate.funnel import stats_section  # the drop-reason funnel of the last `curate run`
+
+    return stats_section(root)
+
+
+SECTIONS["funnel"] = _funnel
+
+
 def table_counts(lake: Lake) -> Table:
     t = Table(title=f"lake {lake.root}")
     t.add_column("table")
