@@ -151,19 +151,19 @@ def _create(api, cfg: PublishConfig) -> tuple[str, list[str]]:
     return info.sha, [s.rfilename for s in info.siblings or []]
 
 
-class _hub_errors:
-    """Turn network and Hub failures into one-line UserErrors (nothing was committed in any of them)."""
-
-    def __init__(self, endpoint: str, repo: str):
-        self.endpoint, self.repo = endpoint, repo
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, tb) -> bool:
-        if error is None or isinstance(error, UserError):
-            return False
-        raise UserError(_describe(error, self.endpoint, self.repo)) from None
+@contextlib.contextmanager
+def _hub_errors(endpoint: str, repo: str) -> Iterator[None]:
+    """Network and Hub failures become one-line UserErrors (nothing was committed in any of them);
+    anything else is a bug and keeps its traceback."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as error:
+        message = _describe(error, endpoint, repo)
+        if message is None:
+            raise
+        raise UserError(message) from None
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -178,7 +178,7 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(kinds)
 
 
-def _describe(error: BaseException, endpoint: str, repo: str) -> str:
+def _describe(error: BaseException, endpoint: str, repo: str) -> str | None:
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     first = (str(error).strip().splitlines() or [type(error).__name__])[0]
@@ -194,4 +194,4 @@ def _describe(error: BaseException, endpoint: str, repo: str) -> str:
         return reasons.get(status, f"the Hub answered {status}: {first}") + "; nothing was published"
     if isinstance(error, _transport_errors()):
         return f"cannot reach the Hub at {endpoint}: {first}; nothing was published"
-    raise error
+    return None
