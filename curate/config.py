@@ -30,7 +30,7 @@ class DedupConfig:
     rows: int = 7  # hashes per band; 50% detection at (1/bands)^(1/rows) = 0.67
     seed: int = 1
     norm_numbers: bool = False  # True maps every number to 0 (datatrove's default; wrong for maths)
-    same_math_tokens: bool = True  # a near-duplicate must also have the same numbers and one-letter symbols
+    same_math_tokens: bool = True  # a near-duplicate must also have the same numbers, letters, operators
     executor: str = "local"  # local | slurm | ray (datatrove executors)
     tasks: int = 1  # signature/filter tasks; the buckets step runs one task per band
     workers: int = 1  # local executor: tasks run at once

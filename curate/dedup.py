@@ -28,7 +28,8 @@ from lake.errors import UserError
 
 NEAR = pa.schema([("problem_id", pa.string()), ("kept_id", pa.string())])
 
-_MATH_TOKEN = re.compile(r"\d+(?:\.\d+)?|(?<![^\W\d_])[^\W\d_](?![^\W\d_])")  # numbers, lone letters
+# numbers, lone letters, operators: what tells two templated problems apart
+_MATH_TOKEN = re.compile(r"\d+(?:\.\d+)?|(?<![^\W\d_])[^\W\d_](?![^\W\d_])|[-+*/^=<>×÷·]")
 
 
 def exact_duplicates(con: duckdb.DuckDBPyConnection, table: str, key_col: str) -> pa.Table:
@@ -66,15 +67,15 @@ def near_duplicates(problems: pa.Table, cfg: DedupConfig, work_dir: Path) -> pa.
 
 
 def math_tokens(text: str) -> list[str]:
-    """The numbers and one-letter symbols of a text, sorted (a multiset), without the English words
-    "a" and "I": "Arrange F, A, E, E" -> ["A", "E", "E", "F"]; "3/5 + x" -> ["3", "5", "x"]."""
-    return sorted(t for t in _MATH_TOKEN.findall(text or "") if t not in ("a", "I"))
+    """The numbers, one-letter symbols and operators of a text in order, without the English words "a"
+    and "I": "Arrange F, A, E, E" -> ["F", "A", "E", "E"]; "3/5 + x" -> ["3", "/", "5", "+", "x"]."""
+    return [t for t in _MATH_TOKEN.findall(text or "") if t not in ("a", "I")]
 
 
 def _keep_if_same_math_tokens(found: pa.Table, problems: pa.Table) -> pa.Table:
-    """Templated problems that differ only in their numbers or letters share most shingles but are
-    different problems (different answers): a near-duplicate must also have the same math tokens as
-    the problem it is said to repeat (rewording keeps them)."""
+    """Templated problems that differ only in their numbers, letters or operators share most word
+    shingles (operators are not words) but are different problems (different answers): a near-duplicate
+    must also have the same math tokens as the problem it is said to repeat (rewording keeps them)."""
     text = dict(
         zip(problems.column("problem_id").to_pylist(), problems.column("problem").to_pylist(), strict=True)
     )

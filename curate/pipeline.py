@@ -151,7 +151,7 @@ def curate(lake: Lake, cfg: CurateConfig, state: _State) -> Result:
 def update_dedup(lake: Lake, problems: pa.Table, cfg: CurateConfig, state: _State) -> pa.Table:
     """PDROPS: exact duplicates (by row) then near-duplicates among the rest; recomputed only when the
     problems or the dedup settings change."""
-    key = _key("dedup-v1", lake.manifest("problems")["shards"], dataclasses.asdict(cfg.dedup))
+    key = _key("dedup-v3", lake.manifest("problems")["shards"], dataclasses.asdict(cfg.dedup))
     if state.get("dedup") == key and lake.has("dedup"):
         return lake.read("dedup")
     con = duckdb.connect()
@@ -470,7 +470,7 @@ def run_key(lake: Lake, cfg: CurateConfig) -> str:
         (str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in cfg.decontam.benchmark_files() if p.exists()
     ]
     settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("lake", "verify", "progress")}
-    return _key("run-v1", _snapshot(lake), settings, bench)
+    return _key("run-v3", _snapshot(lake), settings, bench)
 
 
 def _key(*parts) -> str:

@@ -30,9 +30,10 @@ def test_exact_duplicates_keep_the_first_row_of_each_problem_id():
 @pytest.mark.parametrize(
     "text, tokens",
     [
-        ("How many arrangements of the letters F, A, E, E?", ["A", "E", "E", "F"]),
-        ("Solve 3x + 2 = 5 for x, a real number. I think.", ["2", "3", "5", "x", "x"]),
-        ("Compute 3/5 + 2/3.", ["2", "3", "3", "5"]),
+        ("How many arrangements of the letters F, A, E, E?", ["F", "A", "E", "E"]),
+        ("Solve 3x + 2 = 5 for x, a real number. I think.", ["3", "x", "+", "2", "=", "5", "x"]),
+        ("Compute 3/5 + 2/3.", ["3", "/", "5", "+", "2", "/", "3"]),
+        ("Left to right, mod 10: 7*9+7", ["10", "7", "*", "9", "+", "7"]),
         ("No symbols here at all", []),
     ],
 )
