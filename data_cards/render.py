@@ -168,12 +168,9 @@ def _how_made(stats: CardStats) -> list[str]:
         lines += table(["verifier", "status", "traces", "verified correct"], rows)
     else:
         lines += _not_run("verification", "curate verify")
-    lines += [
-        "### Curation parameters",
-        "",
-        "Each view's parameters and input snapshot, as `curate` recorded them:",
-        "",
-    ]
+    lines += ["### Curation parameters", ""]
+    lines += _stage_params(stats)
+    lines += ["Each view's full parameters and input snapshot, as `curate` recorded them:", ""]
     for v in stats.views:
         if v.provenance is None:
             lines += [
@@ -192,6 +189,27 @@ def _how_made(stats: CardStats) -> list[str]:
             "",
         ]
     return lines
+
+
+def _view_params(v: ViewStats) -> dict | None:
+    """`curate`'s settings for this stage (from _view.json's params.views), when recorded."""
+    params = ((v.provenance or {}).get("params") or {}).get("views")
+    return params if isinstance(params, dict) else None
+
+
+def _stage_params(stats: CardStats) -> list[str]:
+    """One line per view with its stage settings, and the prompt instruction once."""
+    lines, instructions = [], []
+    for v in stats.views:
+        params = _view_params(v)
+        if params is None:
+            continue
+        shown = ", ".join(f"{k}={json.dumps(val)}" for k, val in params.items() if k != "instruction")
+        lines.append(f"- `{v.name}`: {shown or 'no stage parameters'}")
+        if params.get("instruction") and params["instruction"] not in instructions:
+            instructions.append(params["instruction"])
+    lines += [f"- instruction appended to every problem: “{i}”" for i in instructions]
+    return lines + [""] if lines else []
 
 
 def _statistics(stats: CardStats, layout: CardLayout) -> list[str]:

@@ -70,6 +70,15 @@ def test_card_numbers_are_the_lake_numbers(full):
     )
     assert "6 verified problems, mean pass rate 0.500; 1 never solved, 1 always solved." in lines
     assert "| easy | 3 | 0.583 |" in lines
+    start = lines.index("### Curation parameters")
+    assert lines[start + 2 : start + 7] == [
+        "- `mid`: no stage parameters",
+        "- `sft`: sft_k=1",
+        "- `dpo`: dpo_max_pairs=1",
+        "- `rl`: no stage parameters",
+        "- instruction appended to every problem: “Please reason step by step, and put your final answer within "
+        "\\boxed{}.”",
+    ]
     assert (
         "Difficulty bands (from `problem_stats`; unsolved = 0, hard < 0.25, medium < 0.5, easy < 1, trivial = 1):"
         in lines

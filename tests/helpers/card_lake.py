@@ -59,7 +59,9 @@ def build(root: Path, funnel: bool = True, decontam: bool = True, provenance: bo
     for name, table in views.items():
         lake.replace(f"views/{name}", [table])
         if provenance:
-            params = {"view": name, "parameters": {"max_per_problem": 1}, "inputs": {"traces": 24}}
+            stage = {"sft": {"sft_k": 1}, "dpo": {"dpo_max_pairs": 1}}.get(name, {})
+            views = {"instruction": INSTRUCTION, **stage}
+            params = {"view": name, "params": {"views": views}, "inputs": {"traces": 24}}
             (lake.path(f"views/{name}") / "_view.json").write_text(json.dumps(params))
     if funnel:
         lake.write("funnel", _funnel())
