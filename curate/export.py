@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -44,21 +45,29 @@ class CardConfig:
 
 
 def resolve_views(lake_root: Path, requested: list[str]) -> list[str]:
-    """The requested views (checked to exist), or every view the lake holds."""
+    """The requested views (checked to exist and hold rows), or every view with rows. An empty view is
+    left out of an export: a config whose files hold no rows does not load with `datasets`."""
     lake = Lake(lake_root, create=False)
     if not lake.root.is_dir():
         raise UserError(f"no lake at {lake_root} (pass --lake)")
     available = [t.split("/", 1)[1] for t in lake.tables() if t.startswith("views/") and lake.has(t)]
-    if not requested:
-        if not available:
-            raise UserError(f"{lake_root} has no views yet (run `curate run` or `curate views` first)")
-        order = {"mid": 0, "sft": 1, "dpo": 2, "rl": 3}
-        return sorted(available, key=lambda v: (order.get(v, 9), v))
+    order = {"mid": 0, "sft": 1, "dpo": 2, "rl": 3}
+    available.sort(key=lambda v: (order.get(v, 9), v))
     for v in requested:
         if v not in available:
             have = ", ".join(available) or "none"
             raise UserError(f"view {v!r} does not exist in {lake_root} (views there: {have})")
-    return list(dict.fromkeys(requested))
+        if not lake.rows(f"views/{v}"):
+            raise UserError(f"view {v!r} has no rows: nothing to export (see the funnel: `curate stats`)")
+    if requested:
+        return list(dict.fromkeys(requested))
+    empty = [v for v in available if not lake.rows(f"views/{v}")]
+    if empty:
+        print(f"note: leaving out empty view(s) {', '.join(empty)}", file=sys.stderr)
+    chosen = [v for v in available if v not in empty]
+    if not chosen:
+        raise UserError(f"{lake_root} has no views with rows yet (run `curate run` or `curate views` first)")
+    return chosen
 
 
 # -- export -----------------------------------------------------------------------------------------------

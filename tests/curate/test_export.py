@@ -122,7 +122,7 @@ def test_existing_folder_needs_force_and_is_replaced_whole(lake_root, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--view", "grpo"], "error: view 'grpo' does not exist in {lake} (views there: dpo, mid, rl, sft)"),
+        (["--view", "grpo"], "error: view 'grpo' does not exist in {lake} (views there: mid, sft, dpo, rl)"),
         (["--lake", "/nonexistent/lake"], "error: no lake at /nonexistent/lake (pass --lake)"),
     ],
 )
@@ -143,3 +143,18 @@ def test_a_shard_changed_after_commit_is_refused(tmp_path):
         == f"error: {shard}: content does not match its manifest sha256 (modified after it was written)\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lake"]
+
+
+def test_an_empty_view_is_left_out_or_refused(tmp_path):
+    lake = card_lake.build(tmp_path / "lake")
+    lake.replace("views/dpo", [lake.read("views/dpo").slice(0, 0)])
+    proc = curate("export", "--lake", str(lake.root), "--out", str(tmp_path / "ds"))
+    assert proc.exit_code == 0, proc.output
+    assert proc.stderr == "note: leaving out empty view(s) dpo\n"
+    assert sorted(p.name for p in (tmp_path / "ds" / "data").iterdir()) == ["mid", "rl", "sft"]
+    proc = curate("export", "--lake", str(lake.root), "--out", str(tmp_path / "ds2"), "--view", "dpo")
+    assert (proc.exit_code, proc.stderr) == (
+        2,
+        "error: view 'dpo' has no rows: nothing to export (see the funnel: `curate stats`)\n",
+    )
+    assert not (tmp_path / "ds2").exists()
