@@ -1,7 +1,7 @@
 """The worker side of the verification pool: one math-verify comparison, the loop a worker runs, and the
 zygote that forks workers.
 
-`python -m reward.mv FD` is the zygote: a single-threaded process that imports math-verify (and sympy)
+`reward.mv.main()` (started by the pool with the control socket's fd) is the zygote: a single-threaded process that imports math-verify (and sympy)
 once and forks a warm worker in milliseconds whenever the pool asks (a new worker or the replacement of a
 killed one). A zygote rather than multiprocessing's fork server because the latter re-runs the caller's
 `__main__` in every worker, and rather than forking the caller because the caller has threads.
@@ -87,5 +87,10 @@ def zygote(ctrl: socket.socket) -> None:
         ctrl.sendall(f"{pid}\n".encode())
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Entry of the zygote process; argv[1] is the inherited control socket's file descriptor."""
     zygote(socket.socket(fileno=int(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    main()

@@ -42,7 +42,6 @@ STATUSES = ("ok", "no_answer", "truncated", "timeout", "error")
 # Guards against inputs that are not answers: no real final answer is longer or deeper than this.
 MAX_ANSWER_CHARS = 1000
 MAX_ANSWER_DEPTH = 40
-_WORKER_MODULE = "reward.mv"
 _ROOT = str(Path(__file__).resolve().parent.parent)  # so the zygote imports this very package
 
 
@@ -74,16 +73,14 @@ def verifier_name() -> str:
 
 
 class _Zygote:
-    """The parent's handle on `python -m reward.mv`, which forks warm workers on request."""
+    """The parent's handle on the zygote process (reward.mv), which forks warm workers on request."""
 
     def __init__(self) -> None:
         self._ctrl, child = socket.socketpair()
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")])),
-        }
+        # Isolated (-I): neither the caller's working directory nor PYTHONPATH can shadow this package.
+        boot = f"import sys; sys.path.insert(0, {_ROOT!r}); from reward.mv import main; main()"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", _WORKER_MODULE, str(child.fileno())], pass_fds=[child.fileno()], env=env
+            [sys.executable, "-I", "-c", boot, str(child.fileno())], pass_fds=[child.fileno()]
         )
         child.close()
         self._lock = threading.Lock()
@@ -150,7 +147,8 @@ class Verifier:
         self.name = verifier_name()
         self.stats = PoolStats()
         self.cache = VerdictCache(self.name, cache_path)
-        self._zygote = _Zygote()
+        self._zygote = [_Zygote()]  # a list: a replacement zygote must reach the finalizer too
+        self._zygote_lock = threading.Lock()
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
@@ -330,8 +328,20 @@ class Verifier:
             self.stats.peak_worker_rss_mb = max(self.stats.peak_worker_rss_mb, peak_kb / 1024)
         return bool(correct), status
 
+    def _fork(self) -> _Worker:
+        zygote = self._zygote[0]
+        try:
+            return zygote.fork(self.memory_mb)
+        except (OSError, RuntimeError):
+            # The zygote itself died (killed from outside): one new zygote, then fork again.
+            with self._zygote_lock:
+                if self._zygote[0] is zygote:
+                    zygote.close()
+                    self._zygote[0] = _Zygote()
+            return self._zygote[0].fork(self.memory_mb)
+
     def _add_worker(self) -> None:
-        worker = self._zygote.fork(self.memory_mb)
+        worker = self._fork()
         with self._lock:
             self._all.add(worker)
         self._idle.put(worker)
@@ -339,7 +349,7 @@ class Verifier:
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
         worker.stop()
-        fresh = self._zygote.fork(self.memory_mb)
+        fresh = self._fork()
         with self._lock:
             self._all.discard(worker)
             self._all.add(fresh)
@@ -385,12 +395,12 @@ def _value(item: Verdict | Future[Verdict]) -> Verdict:
     return item if isinstance(item, Verdict) else item.result()
 
 
-def _shutdown(workers: set[_Worker], executor: ThreadPoolExecutor, zygote: _Zygote) -> None:
+def _shutdown(workers: set[_Worker], executor: ThreadPoolExecutor, zygote: list[_Zygote]) -> None:
     executor.shutdown(wait=True, cancel_futures=True)
     for worker in list(workers):
         worker.stop()
     workers.clear()
-    zygote.close()
+    zygote[0].close()
 
 
 class _progress_bar:

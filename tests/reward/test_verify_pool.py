@@ -140,6 +140,15 @@ def test_worker_killed_from_outside_is_retried_not_blamed():
         assert v.stats.restarts == 2
 
 
+def test_pool_survives_its_zygote_being_killed():
+    with Verifier(workers=1, timeout_s=5.0) as v:
+        os.kill(v._zygote[0].proc.pid, signal.SIGKILL)
+        v._zygote[0].proc.wait()
+        os.kill(v.worker_pids()[0], signal.SIGKILL)  # the replacement now needs a new zygote
+        verdicts = [v.check(str(n), f"\\boxed{{{n}}}") for n in range(3)]
+        assert [(x.correct, x.status) for x in verdicts] == [(True, "ok")] * 3
+
+
 def test_memory_cap_is_set_on_every_worker():
     with Verifier(workers=2, timeout_s=5.0, memory_mb=700) as v:
         for pid in v.worker_pids():
