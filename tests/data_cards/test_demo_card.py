@@ -32,10 +32,7 @@ def demo(tmp_path_factory) -> tuple[Path, Path]:
     run(
         "synth", "generate", "--teacher", "procedural", "--samples", "4", "--run", "demo", "--lake", str(lake)
     )
-    # near-dup MinHash off: on a lake with no near duplicates curate's datatrove filter stage currently
-    # fails (missing remove/ folder); the card does not depend on that step
-    (root / "c.yaml").write_text("dedup:\n  near_dup: false\n")
-    run("curate", "run", "--lake", str(lake), "--config", str(root / "c.yaml"))
+    run("curate", "run", "--lake", str(lake))
     run("curate", "export", "--lake", str(lake), "--out", str(out))
     return lake, out
 
