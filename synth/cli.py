@@ -109,6 +109,13 @@ def generate(
     requests_per_min: float | None = typer.Option(None, "--rpm", help="Client-side request rate limit."),
     tokens_per_min: float | None = typer.Option(None, "--tpm", help="Client-side token rate limit."),
     max_retries: int = typer.Option(6, "--max-retries"),
+    retry_base_s: float = typer.Option(
+        1.0, "--retry-base", help="Backoff base seconds (doubles per attempt)."
+    ),
+    retry_max_s: float = typer.Option(60.0, "--retry-max", help="Longest backoff wait in seconds."),
+    use_n: bool | None = typer.Option(
+        None, "--use-n/--no-use-n", help="One request with n=samples per problem (default: try, fall back)."
+    ),
     request_timeout_s: float = typer.Option(600.0, "--timeout", help="Seconds per API request."),
     price_in: float | None = typer.Option(None, "--price-in", help="USD per 1M prompt tokens."),
     price_out: float | None = typer.Option(None, "--price-out", help="USD per 1M completion tokens."),
@@ -148,7 +155,8 @@ def generate(
         price_in=price_in, price_out=price_out, budget_usd=budget_usd, tensor_parallel_size=tensor_parallel_size,
         batch_size=batch_size, executor=executor, tasks=tasks, workers=workers, slurm_partition=slurm_partition,
         slurm_time=slurm_time, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task, dtype=dtype,
-        max_model_len=max_model_len, enforce_eager=enforce_eager, progress=progress,
+        max_model_len=max_model_len, enforce_eager=enforce_eager, progress=progress, retry_base_s=retry_base_s,
+        retry_max_s=retry_max_s, use_n=use_n,
     )  # fmt: skip
     if instruction is not None:
         cfg.instruction = instruction
