@@ -314,7 +314,11 @@ def _decontamination(stats: CardStats) -> list[str]:
     matched = sum(d.matched for d in stats.decontam)
     lines += [
         f"Training problems were checked for {unit} overlap (normalised words) with each benchmark; "
-        f"{matched:,} matched and were dropped (reason `contaminated:<benchmark>` in the funnel).",
+        + (
+            f"{matched:,} matched and were dropped (reason `contaminated:<benchmark>` in the funnel)."
+            if matched
+            else "none matched."
+        ),
         "",
     ]
     rows = [
@@ -343,7 +347,29 @@ def _schema(stats: CardStats) -> list[str]:
         lines += table(
             ["column", "type", "meaning"], [[f"`{c}`", f"`{t}`", COLUMN_DOC.get(c, "")] for c, t in v.columns]
         )
+        if v.example is not None:
+            lines += [
+                "Example row (long texts shortened):",
+                "",
+                "```json",
+                _example_row(v.example),
+                "```",
+                "",
+            ]
     return lines
+
+
+def _example_row(row: dict) -> str:
+    def shorten(x):
+        if isinstance(x, str):
+            return _clip(x, 240)
+        if isinstance(x, list):
+            return [shorten(y) for y in x]
+        if isinstance(x, dict):
+            return {k: shorten(y) for k, y in x.items()}
+        return x
+
+    return json.dumps(shorten(row), indent=1, ensure_ascii=False, default=str)
 
 
 def _how_to_load(stats: CardStats, layout: CardLayout) -> list[str]:

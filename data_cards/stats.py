@@ -41,6 +41,7 @@ class ViewStats:
     lengths: list[LengthSeries]
     provenance: dict | None  # the view's _view.json, None when absent
     prompt_pass_rates: list[float] | None = None  # views with a pass_rate column (rl): one per row
+    example: dict | None = None  # the view's first row, for the card's "example row"
 
 
 @dataclass
@@ -158,7 +159,14 @@ def _view_stats(con: duckdb.DuckDBPyConnection, lake: Lake, name: str) -> ViewSt
         lengths=_lengths(con, name, {c for c, _ in columns}),
         provenance=json.loads(provenance_path.read_text()) if provenance_path.exists() else None,
         prompt_pass_rates=_column(con, name, "pass_rate") if "pass_rate" in {c for c, _ in columns} else None,
+        example=_first_row(con, name),
     )
+
+
+def _first_row(con: duckdb.DuckDBPyConnection, view: str) -> dict | None:
+    cursor = con.execute(f'SELECT * FROM "{view}" LIMIT 1')
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
 
 
 def _column(con: duckdb.DuckDBPyConnection, view: str, column: str) -> list[float]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from helpers import card_lake
 from huggingface_hub import DatasetCard
@@ -85,6 +87,15 @@ def test_card_numbers_are_the_lake_numbers(full):
     )
     assert "![Curation funnel](plots/f.png)" in lines
     assert "![Pass-rate distribution]" not in text  # no such plot in this layout: no broken image link
+
+
+def test_schema_shows_an_example_row_per_view(full):
+    text = str(render(full, layout()))
+    dpo = text[text.index("### `dpo`") : text.index("### `rl`")]
+    example = json.loads(dpo.split("```json\n", 1)[1].split("\n```", 1)[0])
+    assert example["chosen"] == [{"role": "assistant", "content": "<think>1+0=1</think>\\boxed{1}"}]
+    assert example["rejected"] == [{"role": "assistant", "content": "<think>1+0=2</think>\\boxed{2}"}]
+    assert example["problem_id"] == "p1"
 
 
 def test_snippets_point_at_the_hub_or_the_folder(full):
