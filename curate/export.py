@@ -157,13 +157,14 @@ def card_main(cfg: CardConfig) -> list[Path]:
     for v in resolve_views(cfg.lake, cfg.views):
         folder = lake.path(f"views/{v}")
         stats = collect(cfg.lake, [v])
-        with tempfile.TemporaryDirectory(dir=folder, prefix=".plots.") as tmp:
-            plots = write_plots(stats, Path(tmp))
-            (folder / PLOTS).mkdir(exist_ok=True)
-            for p in plots.values():
-                os.replace(p, folder / PLOTS / p.name)
+        staging = Path(tempfile.mkdtemp(dir=folder, prefix=".plots."))
+        try:
+            plots = write_plots(stats, staging)
+            _swap_into_place(staging, folder / PLOTS)  # figures of an older card go with it
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         layout = CardLayout(
-            data_files={v: [e["file"] for e in lake.manifest(f"views/{v}")["shards"]]},
+            data_files={v: [f.relative_to(folder).as_posix() for f in stats.views[0].files]},
             plots={name: f"{PLOTS}/{p.name}" for name, p in plots.items()},
             dataset_ref=str(folder),
             license=cfg.license,

@@ -103,6 +103,14 @@ def test_card_command_writes_into_the_view_folder(tmp_path):
     ds = load_dataset(str(folder), "dpo", split="train", cache_dir=str(tmp_path / "cache"))
     assert ds.num_rows == 4
     assert not (root / "views" / "sft" / "README.md").exists()
+    (folder / "plots" / "old_figure.png").write_bytes(b"stale")
+    assert curate("card", "--lake", str(root), "--view", "dpo").exit_code == 0
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and p.is_dir()) == []
+    assert sorted(p.name for p in (folder / "plots").iterdir()) == [
+        "completion_lengths.png",
+        "funnel.png",
+        "pass_rate.png",
+    ]
 
 
 def test_existing_folder_needs_force_and_is_replaced_whole(lake_root, tmp_path):
