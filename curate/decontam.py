@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from rich.progress import track
 
 from curate.config import DecontamConfig
 from curate.ngrams import NgramHasher
@@ -115,11 +116,14 @@ class BenchmarkIndex:
         return int(best_bench), int(item_ids[np.argmax(item_counts)])
 
 
-def find_contaminated(problems: pa.Table, index: BenchmarkIndex) -> pa.Table:
+def find_contaminated(problems: pa.Table, index: BenchmarkIndex, progress: bool = False) -> pa.Table:
     """MATCHES rows for the problems (problem_id, problem) that overlap a benchmark."""
     out = {"problem_id": [], "benchmark": [], "item": []}
-    for pid, text in zip(
+    pairs = zip(
         problems.column("problem_id").to_pylist(), problems.column("problem").to_pylist(), strict=True
+    )
+    for pid, text in track(
+        pairs, total=problems.num_rows, description="decontaminate", disable=not progress, transient=True
     ):
         found = index.match(text or "")
         if found is not None:

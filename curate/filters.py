@@ -9,13 +9,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+from rich.progress import track
 
 from curate.config import FilterConfig
-from curate.ngrams import NgramHasher
+from curate.ngrams import NgramHasher, words
 from reward.extract import has_think_block, last_boxed, split_reasoning
 
 # reason: the first failing filter (NULL: passes); text_hash: hash of the normalised assistant turn, the
 # key of exact trace dedup (computed here, once per trace, so dedup itself is a DuckDB aggregate).
+_NUMPY_FROM = 2000  # words
+
 CHECKS = pa.schema([("trace_id", pa.string()), ("reason", pa.string()), ("text_hash", pa.string())])
 
 
@@ -56,10 +59,15 @@ class Trace:
 
 def repetition_share(text: str, hasher: NgramHasher) -> float:
     """Share of the word n-grams that repeat an earlier one (0 for texts shorter than n words)."""
-    grams = hasher.hashes(text)
-    if grams.size < 2 or len(hasher.word_hashes(text)) < hasher.n:
+    tokens = words(text)
+    n = hasher.n
+    if len(tokens) <= n:
         return 0.0
-    return 1.0 - np.unique(grams).size / grams.size
+    if len(tokens) < _NUMPY_FROM:  # a set of tuples beats numpy's per-call overhead on short texts
+        grams = list(zip(*(tokens[i:] for i in range(n)), strict=False))
+        return 1.0 - len(set(grams)) / len(grams)
+    hashes = hasher.hashes(text)
+    return 1.0 - np.unique(hashes).size / hashes.size
 
 
 Check = Callable[[Trace, FilterConfig, NgramHasher], bool]  # True = passes
@@ -81,11 +89,12 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(" ".join(text.split()).lower().encode(), digest_size=8).hexdigest()
 
 
-def check_traces(traces: pa.Table, cfg: FilterConfig) -> pa.Table:
+def check_traces(traces: pa.Table, cfg: FilterConfig, progress: bool = False) -> pa.Table:
     """CHECKS rows for every trace: its first failing filter and its text hash."""
     hasher = NgramHasher(cfg.repetition_ngram)
     ids, reasons, hashes = [], [], []
-    for row in traces.to_pylist():
+    rows = traces.to_pylist()
+    for row in track(rows, description="filter traces", disable=not progress, transient=True):
         trace = Trace.from_row(row)
         ids.append(row["trace_id"])
         reasons.append(next((r for r, check in FILTERS.items() if not check(trace, cfg, hasher)), None))

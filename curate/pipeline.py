@@ -197,7 +197,7 @@ def update_decontam(lake: Lake, problems: pa.Table, cfg: CurateConfig, state: _S
     todo = _distinct_problems(problems, exclude=seen)
     if todo.num_rows or fresh:
         index = decontam.BenchmarkIndex(benchmarks, cfg.decontam.n_gram)
-        new = _with_clean_rows(todo, decontam.find_contaminated(todo, index))
+        new = _with_clean_rows(todo, decontam.find_contaminated(todo, index, cfg.progress))
         checked = pa.concat_tables([checked, new])
         lake.replace("decontam", [checked]) if fresh else lake.write("decontam", new)
         report = decontam.build_report(_contaminated(checked), problems, benchmarks, cfg.decontam)
@@ -215,7 +215,7 @@ def update_filters(lake: Lake, traces: pa.Table, cfg: CurateConfig, state: _Stat
     ids = traces.column("trace_id").to_pylist()
     todo = traces.filter(pa.array([t not in seen for t in ids], pa.bool_()))
     if todo.num_rows or fresh:
-        new = filters.check_traces(todo, cfg.filters)
+        new = filters.check_traces(todo, cfg.filters, cfg.progress)
         checked = pa.concat_tables([checked, new])
         lake.replace("trace_checks", [checked]) if fresh else lake.write("trace_checks", new)
         state.set("filters", key)
