@@ -16,6 +16,7 @@ import typer
 
 from lake.cli import fail, user_errors
 from lake.errors import UserError
+from synth.teachers.base import DEFAULT_INSTRUCTION
 
 USAGE = """usage: train {mid,sft,dpo,grpo,eval} [options]
 
@@ -137,6 +138,7 @@ def evaluate(
     batch_size: int = typer.Option(64, help="Requests per generate() batch (hf backend)."),
     problem_field: str = typer.Option(None, help="JSONL field holding the problem (default: auto-detected)."),
     answer_field: str = typer.Option(None, help="JSONL field holding the answer (default: auto-detected)."),
+    instruction: str = typer.Option(DEFAULT_INSTRUCTION, help="Appended to each problem (the paper's)."),
 ) -> None:
     """Evaluate a model with the paper's protocol; append pass@1 and maj@k to LAKE/evals."""
     from train.eval import EvalConfig
@@ -158,6 +160,7 @@ def evaluate(
             batch_size=batch_size,
             problem_field=problem_field,
             answer_field=answer_field,
+            instruction=instruction,
         )
     )
 

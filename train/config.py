@@ -30,6 +30,13 @@ class ScriptArgs:
     max_samples: int | None = field(
         default=None, metadata={"help": "Use at most this many rows (smoke runs)."}
     )
+    save_base: str | None = field(
+        default=None,
+        metadata={
+            "help": "mid/sft: also save the starting model (before any step) here, e.g. to evaluate "
+            "the freshly built tiny model as the 'base' row of the stage table."
+        },
+    )
     attn_implementation: str | None = field(
         default=None, metadata={"help": "sdpa | eager | flash_attention_2 (GPU speed-up; off on CPU)."}
     )

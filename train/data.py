@@ -55,9 +55,9 @@ def load_view(directory: Path, view: str, max_samples: int | None = None) -> Dat
 
 
 def corpus(ds: Dataset) -> list[str]:
-    """All chat text of a view, for training a tiny tokenizer."""
+    """All chat text of a view (roles too, so BPE merges them), for training a tiny tokenizer."""
     texts: list[str] = []
     for col in ("messages", "prompt", "chosen", "rejected"):
         if col in ds.column_names:
-            texts += [m["content"] for msgs in ds[col] for m in msgs]
+            texts += [m[key] for msgs in ds[col] for m in msgs for key in ("role", "content")]
     return texts

@@ -24,10 +24,21 @@ def main(cfg: StageRun, callbacks: Sequence = ()) -> Path:
 
 def run_sft(cfg: StageRun, view: str, callbacks: Sequence = ()) -> Path:
     trainer, tokenizer = build_trainer(cfg, view, callbacks)
+    if cfg.script.save_base:
+        save_base(trainer, tokenizer, cfg.script.save_base, view)
     trainer.train(resume_from_checkpoint=resume_arg(cfg.trainer.resume_from_checkpoint))
     out = save_student(trainer, tokenizer, cfg.trainer.output_dir)
     print(summary(view, trainer, out))
     return out
+
+
+def save_base(trainer, tokenizer, out: str, view: str) -> None:
+    """The model before its first step, saved like a trained stage (left-padded tokenizer); training
+    then goes on with the tokenizer's padding side unchanged."""
+    side = tokenizer.padding_side
+    save_student(trainer, tokenizer, out)
+    tokenizer.padding_side = tokenizer.init_kwargs["padding_side"] = side
+    print(f"{view}: starting model (before any step) saved to {out}")
 
 
 def build_trainer(cfg: StageRun, view: str, callbacks: Sequence = ()):
