@@ -80,6 +80,7 @@ def export_main(cfg: ExportConfig) -> list[Path]:
         raise UserError(f"{out} exists and is not empty (pass --force to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the export is an ordinary folder
     try:
         build_export(cfg.lake, views, staging, cfg.license, cfg.repo or str(out), on_hub=cfg.repo is not None)
         _swap_into_place(staging, out)
@@ -134,6 +135,12 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _swap_into_place(staging: Path, out: Path) -> None:

@@ -6,6 +6,7 @@ saves the import of matplotlib per call); the console script itself runs in test
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -57,6 +58,9 @@ def test_export_writes_parquet_card_and_plots(exported):
         f"exported mid, sft, dpo, rl: 8 files, {size / 1e6:.2f} MB -> {out}/README.md"
     ]
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no staging left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # an ordinary folder, not mkdtemp's private one
 
 
 def test_every_view_loads_by_name_offline(exported, lake_root, tmp_path):
