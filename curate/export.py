@@ -165,6 +165,7 @@ def card_main(cfg: CardConfig) -> list[Path]:
         folder = lake.path(f"views/{v}")
         stats = collect(cfg.lake, [v])
         staging = Path(tempfile.mkdtemp(dir=folder, prefix=".plots."))
+        staging.chmod(0o777 & ~_umask())
         try:
             plots = write_plots(stats, staging)
             _swap_into_place(staging, folder / PLOTS)  # figures of an older card go with it
