@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from rich.console import Console
 from rich.progress import track
 
 from curate.config import DecontamConfig
@@ -23,6 +24,7 @@ from lake.errors import UserError
 from synth.sources.files import read_jsonl, read_parquet
 from synth.sources.records import PROBLEM_FIELDS  # the importer's field mapping
 
+_STDERR = Console(stderr=True)  # progress goes to stderr, and only on a terminal
 MATCHES = pa.schema([("problem_id", pa.string()), ("benchmark", pa.string()), ("item", pa.int64())])
 REPORT = pa.schema(
     [
@@ -123,7 +125,12 @@ def find_contaminated(problems: pa.Table, index: BenchmarkIndex, progress: bool 
         problems.column("problem_id").to_pylist(), problems.column("problem").to_pylist(), strict=True
     )
     for pid, text in track(
-        pairs, total=problems.num_rows, description="decontaminate", disable=not progress, transient=True
+        pairs,
+        total=problems.num_rows,
+        description="decontaminate",
+        disable=not (progress and _STDERR.is_terminal),
+        transient=True,
+        console=_STDERR,
     ):
         found = index.match(text or "")
         if found is not None:

@@ -96,18 +96,18 @@ def _quiet_datatrove(log_path: Path):
 
     sys.stderr.flush()
     saved = os.dup(2)
-    with open(log_path, "a") as log:
-        os.dup2(log.fileno(), 2)
+    with open(log_path, "a") as log, contextlib.redirect_stderr(log):  # sys.stderr: datatrove's task logger
+        os.dup2(log.fileno(), 2)  # fd 2: worker processes
         logger.remove()
-        logger.add(sys.stderr, level="INFO")
+        logger.add(log, level="INFO")
         try:
             yield
         finally:
-            sys.stderr.flush()
+            log.flush()
             os.dup2(saved, 2)
             os.close(saved)
             logger.remove()
-            logger.add(sys.stderr, level="WARNING")
+            logger.add(sys.__stderr__, level="WARNING")
 
 
 def minhash_config(cfg: DedupConfig):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+from rich.console import Console
 from rich.progress import track
 
 from curate.config import FilterConfig
@@ -17,6 +18,7 @@ from reward.extract import has_think_block, last_boxed, split_reasoning
 
 # reason: the first failing filter (NULL: passes); text_hash: hash of the normalised assistant turn, the
 # key of exact trace dedup (computed here, once per trace, so dedup itself is a DuckDB aggregate).
+_STDERR = Console(stderr=True)  # progress goes to stderr, and only on a terminal
 _NUMPY_FROM = 2000  # words
 
 CHECKS = pa.schema([("trace_id", pa.string()), ("reason", pa.string()), ("text_hash", pa.string())])
@@ -94,7 +96,13 @@ def check_traces(traces: pa.Table, cfg: FilterConfig, progress: bool = False) ->
     hasher = NgramHasher(cfg.repetition_ngram)
     ids, reasons, hashes = [], [], []
     rows = traces.to_pylist()
-    for row in track(rows, description="filter traces", disable=not progress, transient=True):
+    for row in track(
+        rows,
+        description="filter traces",
+        disable=not (progress and _STDERR.is_terminal),
+        transient=True,
+        console=_STDERR,
+    ):
         trace = Trace.from_row(row)
         ids.append(row["trace_id"])
         reasons.append(next((r for r, check in FILTERS.items() if not check(trace, cfg, hasher)), None))

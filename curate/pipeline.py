@@ -68,13 +68,13 @@ def main(cfg: CurateConfig) -> None:
     key = run_key(lake, cfg)
     if state.get("run") == key and lake.has("funnel"):
         console.print(render(lake.read("funnel")))
-        console.print("curate run: nothing new since the last run; views unchanged")
+        print("curate run: nothing new since the last run; views unchanged")
         return
     result = curate(lake, cfg, state)
     write_outputs(lake, cfg, result, key)
     state.set("run", key)
     console.print(render(result.funnel.to_table()))
-    console.print(summary(result))
+    print(summary(result))
 
 
 def dedup_main(cfg: CurateConfig) -> None:
@@ -83,7 +83,7 @@ def dedup_main(cfg: CurateConfig) -> None:
     problems = _problems(lake)
     drops = update_dedup(lake, problems, cfg, _State(lake))
     reasons = Counter(drops.column("reason").to_pylist())
-    Console().print(
+    print(
         f"curate dedup: {problems.num_rows:,} problems, {reasons['exact_dup']:,} exact duplicates, "
         f"{reasons['near_dup']:,} near-duplicates dropped"
     )
@@ -95,10 +95,9 @@ def decontam_main(cfg: CurateConfig) -> None:
     problems = _problems(lake)
     matches = update_decontam(lake, problems, cfg, _State(lake))
     report = lake.read("decontam_report")
-    console = Console()
     for r in report.to_pylist():
-        console.print(f"  {r['benchmark']}: {r['items']:,} items, {r['matched']:,} training problems matched")
-    console.print(
+        print(f"  {r['benchmark']}: {r['items']:,} items, {r['matched']:,} training problems matched")
+    print(
         f"curate decontam: {problems.num_rows:,} problems checked against {report.num_rows} benchmarks "
         f"({cfg.decontam.n_gram}-grams), {_contaminated(matches).num_rows:,} contaminated"
     )
@@ -111,7 +110,7 @@ def filter_main(cfg: CurateConfig) -> None:
     checks = update_filters(lake, traces, cfg, _State(lake))
     reasons = Counter(r for r in checks.column("reason").to_pylist() if r)
     detail = ", ".join(f"{k}={v:,}" for k, v in reasons.most_common()) or "none"
-    Console().print(f"curate filter: {checks.num_rows:,} traces checked, failing: {detail}")
+    print(f"curate filter: {checks.num_rows:,} traces checked, failing: {detail}")
 
 
 def views_main(cfg: CurateConfig) -> None:

@@ -207,3 +207,45 @@ def test_views_before_verification_is_a_one_line_error(tmp_path):
         f"error: {root} has no verdicts: run `curate verify` (or `curate run`) before building views"
     )
     assert not Lake(root).has("views/mid") and not Lake(root).has("funnel")
+
+
+@pytest.fixture()
+def small(tmp_path):
+    root = tmp_path / "lake"
+    make_problems(ProblemsConfig(source="builtin:arith", lake=root, n=12, seed=2))
+    generate(GenerateConfig(lake=root, teacher="procedural", samples=2, progress=False))
+    return root
+
+
+def test_single_step_commands(small, tmp_path):
+    bench = tmp_path / "b.jsonl"
+    bench.write_text(
+        json.dumps({"question": "An unrelated question about the number of primes below fifty?"}) + "\n"
+    )
+    result = curate("dedup", "--tasks", "2", "--lake", str(small))
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "curate dedup: 12 problems, 0 exact duplicates, 0 near-duplicates dropped"
+    result = curate("decontam", "--benchmarks", str(bench), "--ngram", "8", "--lake", str(small))
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().splitlines() == [
+        "  b: 1 items, 0 training problems matched",
+        "curate decontam: 12 problems checked against 1 benchmarks (8-grams), 0 contaminated",
+    ]
+    result = curate("filter", "--lake", str(small))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("curate filter: 24 traces checked, failing: ")
+    assert Lake(small).rows("trace_checks") == 24
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--executor", "bogus"], "unknown executor 'bogus' (use local, slurm or ray)"),
+        (["--executor", "slurm"], "--executor slurm needs dedup.slurm_partition in the config"),
+    ],
+)
+def test_bad_executor_is_a_one_line_error(small, args, message):
+    result = curate("dedup", *args, "--lake", str(small))
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {message}"
+    assert not Lake(small).has("dedup")
