@@ -128,7 +128,7 @@ def run() -> None:
 
             fns["datasketch"] = sketch
         except ImportError:
-            pass
+            print("datasketch: not installed (pip install datasketch to include it)")
         speeds = rates(fns, docs)
         print(f"{args.docs} documents x {args.words} words; datatrove tokenizer: {tokenizer}")
         for name, s in speeds.items():

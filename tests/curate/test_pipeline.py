@@ -249,3 +249,19 @@ def test_bad_executor_is_a_one_line_error(small, args, message):
     assert result.exit_code == 2
     assert result.output.strip() == f"error: {message}"
     assert not Lake(small).has("dedup")
+
+
+@pytest.mark.slow
+def test_demo_scale_run_adds_up(tmp_path):
+    """The demo's shape: 3,000 chain problems x 4 procedural rollouts, through `curate run`."""
+    root = tmp_path / "lake"
+    make_problems(ProblemsConfig(source="builtin:chain", lake=root, n=3000, seed=0))
+    generate(GenerateConfig(lake=root, teacher="procedural", samples=4, run="demo", progress=False))
+    result = curate("run", "--lake", str(root))
+    assert result.exit_code == 0, result.output
+    steps = funnel(Lake(root))
+    assert steps["problem"]["in"] == 12000
+    for name, s in steps.items():
+        assert s["in"] - s["out"] == sum(s["reasons"].values()), name
+    assert steps["near_dedup"]["reasons"] == {}  # chains differ only in digits and operators
+    assert all(Lake(root).rows(f"views/{v}") > 0 for v in COLUMNS)
