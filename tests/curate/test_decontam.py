@@ -11,10 +11,11 @@ import pytest
 from curate_lake import benchmark_file, config
 from typer.testing import CliRunner
 
-from curate import pipeline
+from curate import steps
 from curate.cli import app
 from curate.config import DecontamConfig
 from curate.decontam import BenchmarkIndex, build_report, find_contaminated, load_benchmark
+from curate.state import State
 from lake.errors import UserError
 from lake.ids import problem_id
 from lake.schema import PROBLEMS
@@ -96,12 +97,12 @@ def test_contaminated_problems_are_dropped_in_the_funnel(hidden, benchmarks_dir,
     lake = Lake(tmp_path / "lake")
     lake.write("problems", problems)
     cfg = config(lake.root, [])  # the real benchmark files
-    matches = pipeline.update_decontam(lake, pipeline._problems(lake), cfg, pipeline._State(lake))
-    assert sorted(pipeline._contaminated(matches).column("problem_id").to_pylist()) == sorted(planted)
+    matches = steps.update_decontam(lake, steps.read_problems(lake), cfg, State(lake))
+    assert sorted(steps.contaminated(matches).column("problem_id").to_pylist()) == sorted(planted)
     assert lake.read("decontam").num_rows == problems.num_rows  # every problem checked once
     # nothing new: nothing is checked or written again
     manifest = lake.manifest("decontam")
-    pipeline.update_decontam(lake, pipeline._problems(lake), cfg, pipeline._State(lake))
+    steps.update_decontam(lake, steps.read_problems(lake), cfg, State(lake))
     assert lake.manifest("decontam") == manifest
 
 
