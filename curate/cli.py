@@ -158,7 +158,7 @@ def run_cmd(
 
     Incremental: only new traces are verified and filtered; with nothing new, nothing changes.
 
-    Example:  curate run --config curate.yaml --lake lake
+    Example:  curate run --config curate/curate.yaml --lake lake
     """
     from curate.config import load_config
     from curate.pipeline import main
@@ -232,7 +232,7 @@ def decontam(
 def filter_cmd(config: Path | None = ConfigOpt, lake: Path = LakeOpt) -> None:
     """Run the trace filters (finish reason, boxed answer, reasoning, length, repetition, visible answer).
 
-    Example:  curate filter --config curate.yaml
+    Example:  curate filter --config curate/curate.yaml --lake lake
     """
     from curate.config import load_config
     from curate.pipeline import filter_main
