@@ -58,6 +58,12 @@ def pairs(limit: int) -> list[tuple[str, str]]:
     return list(dict.fromkeys(out))[:limit]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (a worker of the pool), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raw_seconds(items: list[tuple[str, str]]) -> float:
     from reward.mv import judge  # math-verify, in this process
 
@@ -87,15 +93,20 @@ def main() -> None:
     from reward.mv import judge
 
     judge("1", "1")  # warm the parsers, as the pool's workers are
-    raw_s = pool_s = 0.0
+    raw_s = pool_s = raw_cpu = pool_cpu = 0.0
     verdicts = []
     with Verifier(workers=args.workers, timeout_s=args.limit) as v:
         cores = v.workers
         # Raw and pool take turns on the same chunks, so both see the same load on a shared machine.
         for k in range(args.rounds):
             chunk = items[k :: args.rounds]
+            cpu = time.process_time()
             raw_s += raw_seconds(chunk)
+            raw_cpu += time.process_time() - cpu
+            pids = v.worker_pids()
+            cpu = time.process_time() + sum(cpu_seconds(p) for p in pids)
             took, got = pool_seconds(v, chunk)
+            pool_cpu += time.process_time() + sum(cpu_seconds(p) for p in pids) - cpu
             pool_s += took
             verdicts += got
         raw, pool = len(items) / raw_s, len(items) / pool_s
@@ -120,6 +131,9 @@ def main() -> None:
     print(f"cached                     : {cached:10,.0f} pairs/s")
     print(f"adversarial ({len(ADVERSARIAL)}, {timeouts} timeouts): worst {worst:.2f} s")
     print(f"ratio pool / (cores x raw) = {pool / (cores * raw):.2f}   (goal >= 0.9)")
+    # CPU seconds per pair do not depend on how many cores other processes leave us: when the cores are
+    # free, pool throughput = cores x raw x this ratio.
+    print(f"ratio raw CPU / pool CPU per pair (workers + parent) = {raw_cpu / pool_cpu:.2f}")
     print(f"ratio pool / raw per core  = {pool / cores / raw:.2f}")
     print(f"cached / 100,000           = {cached / 100_000:.2f}   (goal >= 1)")
     print(f"adversarial worst / (limit + 1 s) = {worst / (args.limit + 1):.2f}   (goal <= 1)")

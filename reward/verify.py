@@ -3,7 +3,7 @@
 Why a pool of processes: math-verify's own timeout uses SIGALRM, which does nothing off the main thread
 and cannot interrupt a long C-level big-integer operation (`10^{10^{8}}` runs for minutes). So each check
 runs in a worker process; the parent waits at most `timeout_s` for the answer, then kills the worker,
-starts a replacement (forked from a warm fork server, milliseconds) and reports `timeout`. Each worker
+starts a replacement (forked from a warm zygote, milliseconds) and reports `timeout`. Each worker
 has an address-space cap (RLIMIT_AS), so a runaway allocation becomes a MemoryError (`error`) instead of
 swapping the machine.
 
@@ -19,7 +19,6 @@ import contextlib
 import itertools
 import multiprocessing as mp
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -149,7 +148,10 @@ class Verifier:
         self.cache = VerdictCache(self.name, cache_path)
         self._zygote = [_Zygote()]  # a list: a replacement zygote must reach the finalizer too
         self._zygote_lock = threading.Lock()
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        # One slot per worker (None while it is busy). A pair prefers the slot its gold hashes to:
+        # the samples of one problem then meet math-verify's parse cache in the same process.
+        self._slots: list[_Worker | None] = []
+        self._free = threading.Condition()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
         self._job_ids = itertools.count()
@@ -288,8 +290,8 @@ class Verifier:
     def _run(self, gold: str, pred: str, key: tuple, start: float) -> Verdict:
         if self._closed:
             raise RuntimeError("Verifier is closed")
-        deadline = time.monotonic() + self.timeout_s
-        worker = self._idle.get()
+        slot, worker = self._acquire(gold)
+        deadline = time.monotonic() + self.timeout_s  # from here: waiting for a free worker is not work
         status = "interrupted"
         try:
             correct, status = self._call(worker, gold, pred, deadline)
@@ -304,7 +306,7 @@ class Verifier:
             # worker, or one interrupted mid-job (its late answer would reach the next job), is replaced.
             if status != "ok":
                 worker = self._replace(worker)
-            self._idle.put(worker)
+            self._release(slot, worker)
         self.cache.put(key, (correct, status))
         return Verdict(pred, correct, status, (time.perf_counter() - start) * 1000)
 
@@ -344,7 +346,25 @@ class Verifier:
         worker = self._fork()
         with self._lock:
             self._all.add(worker)
-        self._idle.put(worker)
+        with self._free:
+            self._slots.append(worker)
+
+    def _acquire(self, gold: str) -> tuple[int, _Worker]:
+        """A free worker, the gold's own when it is free (never waits for it while another is free)."""
+        with self._free:
+            while True:
+                preferred = hash(gold) % len(self._slots)
+                free = [i for i, w in enumerate(self._slots) if w is not None]
+                if free:
+                    slot = preferred if self._slots[preferred] is not None else free[0]
+                    worker, self._slots[slot] = self._slots[slot], None
+                    return slot, worker
+                self._free.wait()
+
+    def _release(self, slot: int, worker: _Worker) -> None:
+        with self._free:
+            self._slots[slot] = worker
+            self._free.notify()
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
