@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lake.errors import UserError
+from lake.store import MANIFEST
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -26,7 +27,7 @@ def view_dir(lake: str | Path, view: str, data: str | Path | None) -> Path:
 
 def view_files(directory: Path) -> list[str]:
     """The committed shards: those listed in the lake manifest when there is one, else every parquet file."""
-    manifest = directory / "_manifest.json"
+    manifest = directory / MANIFEST
     if manifest.exists():
         files = [directory / s["file"] for s in json.loads(manifest.read_text())["shards"]]
     else:
