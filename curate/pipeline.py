@@ -32,7 +32,7 @@ from curate.steps import (
 )
 from lake.store import Lake, atomic_write_bytes
 
-VIEW_FILE = "_view.json"
+VIEW_FILE = ".view.json"  # hidden, like the manifest, so `datasets` reads only the shards
 
 
 # -- commands ------------------------------------------------------------------------------------------

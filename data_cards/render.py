@@ -179,7 +179,7 @@ def _how_made(stats: CardStats) -> list[str]:
             ]
             continue
         lines += [
-            f"<details><summary><code>{v.name}</code> (<code>_view.json</code>)</summary>",
+            f"<details><summary><code>{v.name}</code> (<code>.view.json</code>)</summary>",
             "",
             "```json",
             json.dumps(v.provenance, indent=1, sort_keys=True, default=str),
@@ -192,7 +192,7 @@ def _how_made(stats: CardStats) -> list[str]:
 
 
 def _view_params(v: ViewStats) -> dict | None:
-    """`curate`'s settings for this stage (from _view.json's params.views), when recorded."""
+    """`curate`'s settings for this stage (from .view.json's params.views), when recorded."""
     params = ((v.provenance or {}).get("params") or {}).get("views")
     return params if isinstance(params, dict) else None
 

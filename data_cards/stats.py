@@ -1,6 +1,6 @@
 """Everything a dataset card says about the data, gathered from the lake with SQL.
 
-Optional inputs (problem stats, the funnel, the decontamination report, a view's `_view.json`) may be
+Optional inputs (problem stats, the funnel, the decontamination report, a view's `.view.json`) may be
 missing: the matching field is then None and the card prints a "not run" line instead of failing.
 """
 
@@ -19,7 +19,7 @@ from lake.sql import connect
 from lake.store import Lake
 
 VIEWS = ("mid", "sft", "dpo", "rl")
-VIEW_FILE = "_view.json"
+VIEW_FILE = ".view.json"  # hidden, like the manifest, so `datasets` reads only the shards
 
 
 @dataclass
@@ -39,7 +39,7 @@ class ViewStats:
     files: list[Path]
     columns: list[tuple[str, str]]  # (name, DuckDB type)
     lengths: list[LengthSeries]
-    provenance: dict | None  # the view's _view.json, None when absent
+    provenance: dict | None  # the view's .view.json, None when absent
     prompt_pass_rates: list[float] | None = None  # views with a pass_rate column (rl): one per row
     example: dict | None = None  # the view's first row, for the card's "example row"
 

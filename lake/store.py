@@ -2,7 +2,7 @@
 
 Write protocol (why each step): the shard is written under a temporary name and fsynced, so a crash
 never leaves a half-written file under a real name; it is then renamed (atomic on POSIX) and only
-afterwards listed in `_manifest.json`, itself replaced by rename under a file lock, so concurrent
+afterwards listed in `.manifest.json`, itself replaced by rename under a file lock, so concurrent
 writers (shards of one run on several workers) never lose each other's entries. Readers trust the
 manifest alone: a shard renamed but not yet listed is invisible, and `gc()` may remove it.
 """
@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from lake.errors import UserError
 from lake.schema import TABLES
 
-MANIFEST = "_manifest.json"
+MANIFEST = ".manifest.json"  # hidden: `load_dataset("parquet", data_dir=view)` must see only the shards
 _LOCK = ".manifest.lock"
 
 

@@ -131,10 +131,8 @@ def test_drops_name_the_reason_and_the_kept_row(built):
 def test_views_load_with_datasets_in_trl_formats(built):
     lake, _, _ = built
     for view, columns in COLUMNS.items():
-        # data_dir alone would also read the lake's _manifest.json and _view.json in that folder
-        ds = load_dataset(
-            "parquet", data_dir=str(lake.path(f"views/{view}")), data_files="part-*.parquet", split="train"
-        )
+        # the DESIGN contract: data_dir alone (manifest and provenance files are hidden, so skipped)
+        ds = load_dataset("parquet", data_dir=str(lake.path(f"views/{view}")), split="train")
         assert ds.column_names == columns
         assert len(ds) == lake.rows(f"views/{view}") > 0
         first = ds[0]

@@ -154,7 +154,7 @@ def test_funnel_of_the_fixture(lake):
 
 
 def test_view_json_records_parameters_and_input_snapshot(lake):
-    record = json.loads((lake.path("views/dpo") / "_view.json").read_text())
+    record = json.loads((lake.path("views/dpo") / ".view.json").read_text())
     assert record["view"] == "dpo" and record["rows"] == 3
     assert record["params"]["views"] == {
         "instruction": INSTRUCTION,

@@ -78,7 +78,7 @@ def test_demo_export_loads_and_its_provenance_is_the_lake_s(demo, tmp_path):
     for v in VIEWS:
         ds = load_dataset(str(out), v, split="train", cache_dir=str(tmp_path / "cache"))
         assert ds.num_rows == connect(lake).execute(f"SELECT count(*) FROM {v}").fetchone()[0]
-    sft = json.loads((lake / "views" / "sft" / "_view.json").read_text())
+    sft = json.loads((lake / "views" / "sft" / ".view.json").read_text())
     assert json.dumps(sft, indent=1, sort_keys=True, default=str) in (out / "README.md").read_text()
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
         "completion_lengths.png",

@@ -62,7 +62,7 @@ def build(root: Path, funnel: bool = True, decontam: bool = True, provenance: bo
             stage = {"sft": {"sft_k": 1}, "dpo": {"dpo_max_pairs": 1}}.get(name, {})
             views = {"instruction": INSTRUCTION, **stage}
             params = {"view": name, "params": {"views": views}, "inputs": {"traces": 24}}
-            (lake.path(f"views/{name}") / "_view.json").write_text(json.dumps(params))
+            (lake.path(f"views/{name}") / ".view.json").write_text(json.dumps(params))
     if funnel:
         lake.write("funnel", _funnel())
     if decontam:

@@ -66,7 +66,7 @@ def test_traces_partition_and_manifest(tmp_path):
     t = pa.Table.from_pylist([trace_row(1), trace_row(2)], schema=TRACES)
     path = lake.write("traces", t, partition="run=r")
     assert path.parent.name == "run=r"
-    m = json.loads((tmp_path / "traces" / "_manifest.json").read_text())
+    m = json.loads((tmp_path / "traces" / ".manifest.json").read_text())
     assert [(e["file"].split("/")[0], e["rows"], len(e["sha256"])) for e in m["shards"]] == [("run=r", 2, 64)]
     assert lake.read("traces").column("trace_id").to_pylist() == ["t1", "t2"]
 
