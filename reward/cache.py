@@ -3,6 +3,8 @@
 On disk it is a directory of parquet shards (columns verifier, gold, pred, correct, status), each written
 to a temporary name, fsynced and renamed, so a crash never leaves a partial shard and DuckDB can read it.
 Only the rows of the current verifier version are loaded: a new math-verify starts a fresh cache.
+When more than COMPACT_AFTER shards have piled up (one per `curate verify` batch), loading rewrites them
+as one: the new shard is renamed into place before the old ones are removed, so a reader never misses rows.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import threading
 import uuid
 from pathlib import Path
 
+COMPACT_AFTER = 32
+COLUMNS = ("verifier", "gold", "pred", "correct", "status")
 Key = tuple[str, str]
 Entry = tuple[bool, str]  # (correct, status)
 
@@ -55,21 +59,30 @@ class VerdictCache:
     def _load(self) -> None:
         import pyarrow.parquet as pq
 
-        for shard in sorted(self._path.glob("part-*.parquet")):
-            table = pq.read_table(shard)
-            cols = table.to_pydict()
-            for v, g, p, c, s in zip(
+        shards = sorted(self._path.glob("part-*.parquet"))
+        rows: list[tuple[str, str, str, bool, str]] = []
+        for shard in shards:
+            cols = pq.read_table(shard).to_pydict()
+            rows += zip(
                 cols["verifier"], cols["gold"], cols["pred"], cols["correct"], cols["status"], strict=True
-            ):
-                if v == self._verifier:
-                    self._entries[(g, p)] = (c, s)
+            )
+        for v, g, p, c, s in rows:
+            if v == self._verifier:
+                self._entries[(g, p)] = (c, s)
+        if len(shards) > COMPACT_AFTER:
+            self._compact(shards, rows)
+
+    def _compact(self, shards: list[Path], rows: list[tuple[str, str, str, bool, str]]) -> None:
+        """One shard for many (every verifier version's rows kept), then the old shards go."""
+        unique = {(v, g, p): (c, s) for v, g, p, c, s in rows}
+        if unique:
+            columns = zip(*((*k, *e) for k, e in unique.items()), strict=True)
+            self._write_table(dict(zip(COLUMNS, map(list, columns), strict=True)))
+        for shard in shards:
+            shard.unlink(missing_ok=True)
 
     def _write_shard(self, rows: list[tuple[Key, Entry]]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        self._path.mkdir(parents=True, exist_ok=True)
-        table = pa.table(
+        self._write_table(
             {
                 "verifier": [self._verifier] * len(rows),
                 "gold": [k[0] for k, _ in rows],
@@ -78,9 +91,15 @@ class VerdictCache:
                 "status": [e[1] for _, e in rows],
             }
         )
+
+    def _write_table(self, columns: dict[str, list]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._path.mkdir(parents=True, exist_ok=True)
         name = f"part-{uuid.uuid4().hex}.parquet"
         tmp = self._path / f".tmp-{name}"
-        pq.write_table(table, tmp)
+        pq.write_table(pa.table(columns), tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, self._path / name)
