@@ -203,7 +203,7 @@ def _values(column: str) -> str:
     return (
         f"CASE WHEN count(DISTINCT {column}) <= 3 "
         f"THEN string_agg(DISTINCT CAST({column} AS VARCHAR), ', ' ORDER BY CAST({column} AS VARCHAR)) "
-        f"ELSE count(DISTINCT {column}) || ' distinct values' END"
+        f"ELSE format('{{:,}} distinct values', count(DISTINCT {column})) END"
     )
 
 
