@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from datasets import Dataset
 from transformers import Qwen2Config, Qwen2ForCausalLM, TrainerCallback
 
+from train.student import fastest_attention
 from train.tiny import train_tokenizer
 
 SHAPES = {  # Qwen2.5-0.5B's shape (vocab included) and a CPU-sized one
@@ -76,6 +77,8 @@ def _sync():
 def build_model(size: str, seed: int = 0) -> Qwen2ForCausalLM:
     torch.manual_seed(seed)
     cfg = Qwen2Config(**SHAPES[size], max_position_embeddings=32768, tie_word_embeddings=True)
+    # the attention the stages use: flash-attention 2 where installed (varlen packing), else SDPA
+    cfg._attn_implementation = fastest_attention() or "sdpa"
     model = Qwen2ForCausalLM(cfg)
     if torch.cuda.is_available():
         model = model.to("cuda", dtype=torch.bfloat16)
