@@ -42,25 +42,38 @@ def start(lake: Path) -> subprocess.Popen:
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def journal_bytes(lake: Path) -> int:
-    return (
-        sum(p.stat().st_size for p in (lake / "_journal").rglob("*.jsonl"))
-        if (lake / "_journal").exists()
-        else 0
-    )
+def journal_ids(lake: Path) -> dict[tuple[int, int], int]:
+    """(inode, ctime) -> size of each journal file. A file that is written changes its ctime, so a
+    fresh journal is told apart from a leftover one even when it reuses the name and the inode."""
+    d = lake / "_journal"
+    out = {}
+    for p in d.rglob("*.jsonl") if d.exists() else []:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        out[(st.st_ino, st.st_ctime_ns)] = st.st_size
+    return out
+
+
+def fresh_journal_bytes(lake: Path, leftover: set[tuple[int, int]]) -> int:
+    return sum(size for key, size in journal_ids(lake).items() if key not in leftover)
 
 
 def kill_at_random_moment(lake: Path, rng: random.Random) -> bool:
-    """SIGKILL a run either after a random delay (may hit start-up or compaction) or once the journal
-    has grown past a random size (mid-generation). Returns whether the process was killed."""
+    """SIGKILL a run either after a random delay (may hit start-up, recovery or compaction) or once
+    its own journal has grown past a random size (mid-generation). Returns whether it was killed."""
+    leftover = set(journal_ids(lake))
     proc = start(lake)
-    if rng.random() < 0.5:
-        time.sleep(rng.uniform(0.2, 2.5))
+    if rng.random() < 0.4:
+        time.sleep(rng.uniform(0.05, 1.0))  # start-up and recovery take ~0.7 s: kills land there or early on
     else:
-        threshold = journal_bytes(lake) + rng.randint(1, 400_000)
-        deadline = time.monotonic() + 30
-        while proc.poll() is None and journal_bytes(lake) < threshold and time.monotonic() < deadline:
-            time.sleep(0.005)
+        threshold = rng.randint(1, 150_000)  # up to ~100 rows into the run
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and fresh_journal_bytes(lake, leftover) < threshold:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.002)
     if proc.poll() is not None:
         proc.communicate()
         return False
@@ -108,7 +121,7 @@ def chaos(tmp_path: Path, n_problems: int, kills: int, seed: int) -> None:
 
 
 def test_sigkill_five_times_then_resume_is_exactly_once(tmp_path):
-    chaos(tmp_path, n_problems=1500, kills=5, seed=1)
+    chaos(tmp_path, n_problems=2000, kills=5, seed=1)
 
 
 @pytest.mark.slow
@@ -120,7 +133,7 @@ def test_ctrl_c_flushes_prints_summary_and_exits_130(tmp_path):
     lake = make_lake(tmp_path / "lake", 1500)
     proc = start(lake)
     deadline = time.monotonic() + 30
-    while journal_bytes(lake) < 50_000 and time.monotonic() < deadline:
+    while fresh_journal_bytes(lake, set()) < 50_000 and time.monotonic() < deadline:
         time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
