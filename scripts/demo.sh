@@ -6,8 +6,9 @@
 # (`--teacher openai:MODEL --base-url ...` or `vllm:PATH`) and a real student (`--model PATH` with the
 # qwen-0.5b or phi-4-mini configs). Runs offline on 2 CPU cores in about ten minutes.
 #
-#   make demo                     # or: PATH=.venv/bin:$PATH bash scripts/demo.sh
-#   DEMO_SCALE=small bash scripts/demo.sh   # the reduced demo the slow test runs
+#   make demo                                # or: bash scripts/demo.sh
+#   DEMO_SCALE=small bash scripts/demo.sh    # the reduced demo tests/test_demo.py runs (a smoke run)
+#   LAKE=/tmp/lake OUT=/tmp/demo bash scripts/demo.sh   # elsewhere than ./lake and ./demo
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
@@ -16,9 +17,9 @@ LAKE=${LAKE:-lake}          # the default lake of every command
 OUT=${OUT:-demo}            # checkpoints, held-out set, export, timings
 SCALE=${DEMO_SCALE:-full}
 if [[ $SCALE == small ]]; then
-  N_TRAIN=600; N_TEST=60; SAMPLES=4; K=2; MID=40; SFT=60; DPO=10; GRPO=4
+  N_TRAIN=500; N_TEST=20; SAMPLES=4; K=1; MID=8; SFT=4; DPO=2; GRPO=1
 else
-  N_TRAIN=3000; N_TEST=250; SAMPLES=4; K=4; MID=150; SFT=400; DPO=60; GRPO=20
+  N_TRAIN=3000; N_TEST=200; SAMPLES=4; K=4; MID=180; SFT=80; DPO=20; GRPO=10
 fi
 
 # Start clean, but only the demo's data: ./lake also holds the `lake` package's sources.
@@ -49,16 +50,21 @@ step generate  curate sql "select p.level, count(*) as samples, round(avg(t.comp
 # 3. Curation: verify -> pass rates -> dedup -> decontamination -> filters -> the four stage views.
 step curate    curate run --lake "$LAKE"
 
-# 4. The student: built from a config with a tokenizer trained on the corpus; then the four stages.
-E=(--benchmark "$OUT/heldout.jsonl" --samples "$K" --max-tokens 48 --lake "$LAKE")
-step mid       train mid  --config train/configs/mid-tiny.yaml  --lake "$LAKE" --output_dir "$OUT/mid"  --max_steps "$MID" --save_base "$OUT/base"
+# 4. The student: built from a config with a tokenizer trained on the corpus (mid saves it untrained as
+#    the base); then the four stages, each evaluated on the held-out set with the paper's protocol.
+E=(--benchmark "$OUT/heldout.jsonl" --samples "$K" --max-tokens 64 --batch-size 256 --lake "$LAKE")
+step mid       train mid  --config train/configs/mid-demo.yaml  --lake "$LAKE" --save_base "$OUT/base" \
+                 --output_dir "$OUT/mid" --max_steps "$MID"
 step eval      train eval --model "$OUT/base" --stage base "${E[@]}"
 step eval      train eval --model "$OUT/mid"  --stage mid  "${E[@]}"
-step sft       train sft  --config train/configs/sft-tiny.yaml  --lake "$LAKE" --model "$OUT/mid" --output_dir "$OUT/sft" --max_steps "$SFT"
+step sft       train sft  --config train/configs/sft-demo.yaml  --lake "$LAKE" --model "$OUT/mid" \
+                 --output_dir "$OUT/sft" --max_steps "$SFT"
 step eval      train eval --model "$OUT/sft"  --stage sft  "${E[@]}"
-step dpo       train dpo  --config train/configs/dpo-tiny.yaml  --lake "$LAKE" --model "$OUT/sft" --output_dir "$OUT/dpo" --max_steps "$DPO"
+step dpo       train dpo  --config train/configs/dpo-demo.yaml  --lake "$LAKE" --model "$OUT/sft" \
+                 --output_dir "$OUT/dpo" --max_steps "$DPO"
 step eval      train eval --model "$OUT/dpo"  --stage dpo  "${E[@]}"
-step grpo      train grpo --config train/configs/grpo-tiny.yaml --lake "$LAKE" --model "$OUT/dpo" --output_dir "$OUT/grpo" --max_steps "$GRPO"
+step grpo      train grpo --config train/configs/grpo-demo.yaml --lake "$LAKE" --model "$OUT/dpo" \
+                 --output_dir "$OUT/grpo" --max_steps "$GRPO"
 step eval      train eval --model "$OUT/grpo" --stage grpo "${E[@]}"
 
 # 5. The stage table (like the paper's: base, +mid, +SFT, +DPO, +RL) and the published dataset folder.
@@ -67,4 +73,5 @@ step table     curate sql "select stage, benchmark, k, n, round(pass_at_1, 3) as
 step export    curate export --view sft --view dpo --view rl --view mid --out "$OUT/export" --lake "$LAKE"
 
 printf '\nwall time per step (s):\n'
-awk -F'\t' '{s[$1]+=$2; if (!($1 in o)) {o[$1]=++n; k[n]=$1}} END {for (i=1;i<=n;i++) printf "  %-9s %4d\n", k[i], s[k[i]]}' "$TIMES"
+awk -F'\t' '{s[$1]+=$2; t+=$2; if (!($1 in o)) {o[$1]=++n; k[n]=$1}}
+  END {for (i=1;i<=n;i++) printf "  %-9s %4d\n", k[i], s[k[i]]; printf "  %-9s %4d\n", "total", t}' "$TIMES"
