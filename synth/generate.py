@@ -42,6 +42,12 @@ class RunSummary:
     stopped: str | None = None  # "interrupted" | "budget" | None
     extra: dict = field(default_factory=dict)
 
+    def count(self, compacted: tuple[int, int]) -> None:
+        """New and failed units are counted from what compaction committed, so the summary agrees
+        with the lake exactly, even when Ctrl-C lands between a journal write and the loop's counters."""
+        self.new += compacted[0]
+        self.failed += compacted[1]
+
     def line(self) -> str:
         done = self.done_before + self.new
         head = f"run {self.run}: {done}/{self.total} samples done ({self.new} new, {self.failed} failed)"
@@ -196,7 +202,7 @@ def main(cfg: GenerateConfig) -> RunSummary:
         _ignore_sigint()
         teacher.close()
         journal.close()
-        compact(lake, journal.path, cfg.run, done, FAILED_TABLE, rows=journal.rows)
+        summary.count(compact(lake, journal.path, cfg.run, done, FAILED_TABLE))
         summary.seconds = time.monotonic() - start
         _restore_sigint(previous_sigint)
     if summary.stopped is None and getattr(teacher, "budget_exhausted", False):
@@ -215,16 +221,11 @@ def _consume(cfg, lake, teacher, requests, journal, summary, done) -> None:
                 if prompt is None:
                     prompt = prompts[req.problem_id] = json.dumps(req.messages, ensure_ascii=False)
                 journal.append(trace_row(cfg, teacher.name, req, c, prompt))
-                if c.error:
-                    summary.failed += 1
-                else:
-                    summary.new += 1
                 summary.tokens += c.completion_tokens
                 summary.cost_usd += c.cost_usd
                 bar.advance(c.completion_tokens, summary.cost_usd)
                 if i % COMPACT_EVERY == 0:
-                    path, rows = journal.rotate()
-                    compact(lake, path, cfg.run, done, FAILED_TABLE, rows=rows)
+                    summary.count(compact(lake, journal.rotate(), cfg.run, done, FAILED_TABLE))
         finally:
             close = getattr(stream, "close", None)
             if close:

@@ -13,11 +13,12 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
 
 from lake import Lake
 from lake.errors import UserError
@@ -36,9 +37,6 @@ class Journal:
         except BlockingIOError:
             raise UserError(f"another process is writing {self.path} (same run and shard)") from None
         self._fd: int | None = None
-        self.rows: list[
-            dict
-        ] = []  # what this process appended since the last rotation: compaction skips re-reading
         self._unsynced = 0
         self._last_sync = time.monotonic()
         self.fsync_every = fsync_every
@@ -48,20 +46,18 @@ class Journal:
         """Start appending. Separate from the lock so a leftover journal can be recovered first."""
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def rotate(self) -> tuple[Path, list[dict]]:
+    def rotate(self) -> Path:
         """Close the current file under a new name (for compaction) and continue in a fresh one."""
         self.sync()
         os.close(self._fd)
         rotated = self.path.with_name(f"{self.path.stem}.{time.time_ns()}.jsonl")
         self.path.rename(rotated)
-        rows, self.rows = self.rows, []
         self.open()
-        return rotated, rows
+        return rotated
 
     def append(self, row: dict) -> None:
         # one unbuffered write per row: once it returns, a killed process can no longer lose the row
         os.write(self._fd, orjson.dumps(row, default=str) + b"\n")
-        self.rows.append(row)
         self._unsynced += 1
         now = time.monotonic()
         if self._unsynced >= self.fsync_every or now - self._last_sync >= self.fsync_interval_s:
@@ -82,53 +78,66 @@ class Journal:
         self._lock.close()
 
 
-def read_journal(path: Path) -> Iterator[dict]:
-    """Rows of a journal; a torn (partial) last line is skipped."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                return  # torn write at the moment of a kill
+# the journal's line format: TRACES with created_at as integer microseconds (cheap to write per row)
+JOURNAL_SCHEMA = pa.schema(
+    [pa.field("created_at", pa.int64()) if f.name == "created_at" else f for f in TRACES]
+)
+
+
+def read_journal(path: Path) -> pa.Table:
+    """A journal as a TRACES table, parsed by Arrow's C++ JSON reader; a torn (partial) last line,
+    left by a kill in the middle of a write, is dropped."""
+    data = path.read_bytes()
+    data = data[: data.rfind(b"\n") + 1]
+    if not data:
+        return TRACES.empty_table()
+    try:
+        table = pajson.read_json(
+            pa.BufferReader(data),
+            read_options=pajson.ReadOptions(block_size=min(len(data) + 1, 1 << 30)),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=JOURNAL_SCHEMA, unexpected_field_behavior="ignore"
+            ),
+        )
+    except pa.ArrowInvalid:  # a damaged line inside the file: keep every line that still parses
+        rows = []
+        for line in data.splitlines():
             with contextlib.suppress(orjson.JSONDecodeError):
-                yield orjson.loads(line)
+                rows.append(orjson.loads(line))
+        table = pa.Table.from_pylist(rows, schema=JOURNAL_SCHEMA)
+    return table.select(JOURNAL_SCHEMA.names).cast(TRACES)
 
 
-def _to_table(rows: list[dict]) -> pa.Table:
-    """Rows (created_at as integer microseconds since the epoch, UTC) to a TRACES table."""
-    return pa.table({name: [r[name] for r in rows] for name in TRACES.names}, schema=TRACES)
+def _first_per_id(table: pa.Table) -> pa.Table:
+    """The first row of each trace_id, in order."""
+    ids = table.column("trace_id")
+    return table.take(pc.index_in(pc.unique(ids), value_set=ids))
 
 
-def compact(
-    lake: Lake,
-    journal_path: Path,
-    run: str,
-    done: set[str],
-    failed_table: str,
-    rows: list[dict] | None = None,
-) -> tuple[int, int]:
+def compact(lake: Lake, journal_path: Path, run: str, done: set[str], failed_table: str) -> tuple[int, int]:
     """Move a journal's rows into the lake: successes to `traces`, failures to `failed_table`.
 
-    `rows` are the journal's rows when the caller still holds them in memory (same content as the
-    file); otherwise the file is read. `done` holds the trace_ids already in `traces` for this run;
-    it is updated in place. Returns (traces written, failures written). The journal file is removed
-    only after the shards are committed.
+    `done` holds the trace_ids already in `traces` for this run; it is updated in place. A unit's
+    first success wins; a unit that only failed keeps its latest failure. Returns (traces written,
+    failures written). The journal file is removed only after the shards are committed.
     """
     if not journal_path.exists():
         return 0, 0
-    ok: dict[str, dict] = {}
-    failed: dict[str, dict] = {}
-    for row in rows if rows is not None else read_journal(journal_path):
-        tid = row["trace_id"]
-        if tid in done or tid in ok:
-            continue
-        if row.get("error"):
-            failed[tid] = row  # the latest failure of a unit is the one kept
-        else:
-            ok[tid] = row
-            failed.pop(tid, None)
-    if ok:
-        lake.write("traces", _to_table(list(ok.values())), partition=f"run={run}")
-        done.update(ok)
-    if failed:
-        lake.write(failed_table, _to_table(list(failed.values())), partition=f"run={run}")
+    table = read_journal(journal_path)
+    if done and table.num_rows:
+        table = table.filter(pc.invert(pc.is_in(table.column("trace_id"), value_set=pa.array(list(done)))))
+    failed_rows = pc.is_valid(table.column("error"))
+    ok = _first_per_id(table.filter(pc.invert(failed_rows)))
+    failed = table.filter(failed_rows)
+    if ok.num_rows and failed.num_rows:
+        failed = failed.filter(
+            pc.invert(pc.is_in(failed.column("trace_id"), value_set=ok.column("trace_id")))
+        )
+    failed = _first_per_id(failed.take(pa.array(range(failed.num_rows - 1, -1, -1), pa.int64())))
+    if ok.num_rows:
+        lake.write("traces", ok, partition=f"run={run}")
+        done.update(ok.column("trace_id").to_pylist())
+    if failed.num_rows:
+        lake.write(failed_table, failed, partition=f"run={run}")
     journal_path.unlink()
-    return len(ok), len(failed)
+    return ok.num_rows, failed.num_rows
