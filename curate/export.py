@@ -9,7 +9,6 @@ It is built in a hidden sibling folder and renamed into place, so a failed expor
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -22,7 +21,7 @@ from data_cards.plots import write_plots
 from data_cards.render import CardLayout, render
 from data_cards.stats import collect
 from lake.errors import UserError
-from lake.store import Lake, atomic_write_bytes
+from lake.store import Lake, atomic_write_bytes, sha256_file
 
 PLOTS = "plots"
 
@@ -123,18 +122,10 @@ def _copy_shards(lake: Lake, view: str, folder: Path) -> None:
         src = lake.path(f"views/{view}") / entry["file"]
         dst = folder / f"train-{i:05d}-of-{len(shards):05d}.parquet"
         shutil.copyfile(src, dst)
-        if _sha256(dst) != entry["sha256"]:
+        if sha256_file(dst) != entry["sha256"]:
             raise UserError(
                 f"{src}: content does not match its manifest sha256 (modified after it was written)"
             )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _umask() -> int:

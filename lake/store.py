@@ -47,7 +47,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -107,7 +107,7 @@ class Lake:
         os.replace(tmp, d / name)
         fsync_dir(d)
         rel = f"{partition}/{name}" if partition else name
-        return {"file": rel, "rows": data.num_rows, "sha256": _sha256(d / name)}
+        return {"file": rel, "rows": data.num_rows, "sha256": sha256_file(d / name)}
 
     def write(self, table: str, data: pa.Table, partition: str | None = None) -> Path:
         """Append one shard to `table` (conformed to the table's schema when it has one)."""
