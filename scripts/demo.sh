@@ -19,7 +19,7 @@ SCALE=${DEMO_SCALE:-full}
 if [[ $SCALE == small ]]; then
   N_TRAIN=500; N_TEST=20; SAMPLES=4; K=1; MID=8; SFT=4; DPO=2; GRPO=1
 else
-  N_TRAIN=3000; N_TEST=200; SAMPLES=4; K=4; MID=180; SFT=80; DPO=20; GRPO=10
+  N_TRAIN=6000; N_TEST=200; SAMPLES=4; K=4; MID=550; SFT=200; DPO=20; GRPO=10
 fi
 
 # Start clean, but only the demo's data: ./lake also holds the `lake` package's sources.
