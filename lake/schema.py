@@ -67,11 +67,32 @@ EVALS = pa.schema(
     ]
 )
 
+# One row per sampled response of `train eval`; (model, stage, benchmark, created_at) equal its evals row's,
+# so per-level or per-problem breakdowns and error analysis are plain SQL over the lake.
+EVAL_SAMPLES = pa.schema(
+    [
+        ("model", pa.string()),
+        ("stage", pa.string()),
+        ("benchmark", pa.string()),
+        ("problem_id", pa.string()),
+        ("level", pa.int32()),
+        ("sample_idx", pa.int32()),
+        ("problem", pa.string()),
+        ("answer", pa.string()),
+        ("completion", pa.string()),
+        ("finish_reason", pa.string()),
+        ("pred", pa.string()),
+        ("correct", pa.bool_()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "problems": PROBLEMS,
     "traces": TRACES,
     "verdicts": VERDICTS,
     "evals": EVALS,
+    "eval_samples": EVAL_SAMPLES,
     # units that failed after the teacher's retries; a resume retries them, `traces` never holds them
     "trace_errors": TRACES,
 }

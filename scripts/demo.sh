@@ -70,6 +70,26 @@ step eval      train eval --model "$OUT/grpo" --stage grpo "${E[@]}"
 # 5. The stage table (like the paper's: base, +mid, +SFT, +DPO, +RL) and the published dataset folder.
 step table     curate sql "select stage, benchmark, k, n, round(pass_at_1, 3) as pass_at_1, round(maj_at_k, 3) as maj_at_k
                  from evals order by created_at" --lake "$LAKE"
+# 6. Why the stages help or not, from the lake: pass@1 per level after each stage (train eval keeps every
+#    response in eval_samples), and what the wrong answers got wrong. For these chains a response "misread
+#    a term" when the +d/*d terms of its working differ from the question's; otherwise a step's result is
+#    wrong. Rollout DPO can only teach against the mistakes the teacher's rejected rollouts make.
+step analysis  curate sql "select stage, round(avg(correct::int) filter (where level = 1), 3) as level_1,
+                 round(avg(correct::int) filter (where level = 2), 3) as level_2,
+                 round(avg(correct::int) filter (where level = 3), 3) as level_3,
+                 round(avg(correct::int) filter (where level = 4), 3) as level_4,
+                 round(avg(correct::int) filter (where level = 5), 3) as level_5
+                 from eval_samples group by stage order by min(created_at)" --lake "$LAKE"
+step analysis  curate sql "select who, wrong, misread_a_term, wrong - misread_a_term as wrong_step_result from (
+                 select 0 as o, null as t, 'teacher rollouts' as who, count(*) filter (where not v.correct) as wrong,
+                   count(*) filter (where not v.correct and regexp_extract_all(t.completion, '[+*][0-9]')
+                     <> regexp_extract_all(p.problem, '[+*][0-9]')) as misread_a_term
+                 from traces t join verdicts v using (trace_id) join problems p on p.problem_id = t.problem_id
+                 union all
+                 select 1, min(created_at), 'student after ' || stage, count(*) filter (where not correct),
+                   count(*) filter (where not correct and regexp_extract_all(completion, '[+*][0-9]')
+                     <> regexp_extract_all(problem, '[+*][0-9]'))
+                 from eval_samples where stage <> 'base' group by stage) order by o, t" --lake "$LAKE"
 step export    curate export --view sft --view dpo --view rl --view mid --out "$OUT/export" --lake "$LAKE"
 
 printf '\nwall time per step (s):\n'

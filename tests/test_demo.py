@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -21,7 +22,20 @@ pytestmark = pytest.mark.slow
 
 STAGES = ["base", "mid", "sft", "dpo", "grpo"]
 N_TEST = 20  # DEMO_SCALE=small in scripts/demo.sh
-STEPS = ["problems", "heldout", "generate", "curate", "mid", "eval", "sft", "dpo", "grpo", "table", "export"]
+STEPS = [
+    "problems",
+    "heldout",
+    "generate",
+    "curate",
+    "mid",
+    "eval",
+    "sft",
+    "dpo",
+    "grpo",
+    "table",
+    "analysis",
+    "export",
+]
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +93,47 @@ def test_heldout_set_shares_no_problem_with_training(demo):
 
 def test_prints_the_stage_table_and_wall_time_of_every_step(demo):
     lake, out, stdout = demo
-    table = stdout[stdout.index("select stage, benchmark") :]
-    lines = [line for line in table.splitlines() if line.startswith("│")]
-    assert [line.split("│")[1].strip() for line in lines] == STAGES  # data rows; the header uses ┃
+    assert _first_column(_table_after(stdout, "select stage, benchmark")) == STAGES
     times = [line.split("\t")[0] for line in (out / "step_times.tsv").read_text().splitlines()]
     assert list(dict.fromkeys(times)) == STEPS
     summary = stdout[stdout.index("wall time per step (s):") :].splitlines()[1:]
     assert [line.split()[0] for line in summary] == STEPS + ["total"]
     assert (out / "export" / "README.md").is_file()
+
+
+def _table_after(stdout: str, command: str) -> list[list[str]]:
+    """The data rows (the header uses ┃) of the first table printed after `command`."""
+    rows = []
+    for line in stdout[stdout.index(command) :].splitlines()[1:]:
+        if line.startswith("│"):
+            rows.append([cell.strip() for cell in line.split("│")[1:-1]])
+        elif rows:
+            break
+    return rows
+
+
+def _first_column(rows: list[list[str]]) -> list[str]:
+    return [r[0] for r in rows]
+
+
+def _terms(text: str) -> list[str]:
+    return re.findall(r"[+*][0-9]", text)
+
+
+def test_analysis_prints_pass_per_level_and_kinds_of_mistake_from_the_lake(demo):
+    lake, _, stdout = demo
+    samples = Lake(lake).read("eval_samples").to_pylist()
+    assert len(samples) == N_TEST * len(STAGES)  # k = 1
+    per_level = _table_after(stdout, "select stage, round(")
+    assert _first_column(per_level) == STAGES
+    for stage, *cells in per_level:
+        for level, cell in enumerate(cells, start=1):
+            oks = [r["correct"] for r in samples if r["stage"] == stage and r["level"] == level]
+            assert float(cell) == pytest.approx(round(sum(oks) / len(oks), 3)), (stage, level)
+    kinds = _table_after(stdout, "select who, wrong")
+    assert _first_column(kinds) == ["teacher rollouts"] + [f"student after {s}" for s in STAGES[1:]]
+    for who, wrong, misread, other in kinds[1:]:
+        stage = who.removeprefix("student after ")
+        bad = [r for r in samples if r["stage"] == stage and not r["correct"]]
+        n_misread = sum(_terms(r["completion"]) != _terms(r["problem"]) for r in bad)
+        assert (int(wrong), int(misread), int(other)) == (len(bad), n_misread, len(bad) - n_misread), who

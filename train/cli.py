@@ -139,6 +139,9 @@ def evaluate(
     problem_field: str = typer.Option(None, help="JSONL field holding the problem (default: auto-detected)."),
     answer_field: str = typer.Option(None, help="JSONL field holding the answer (default: auto-detected)."),
     instruction: str = typer.Option(DEFAULT_INSTRUCTION, help="Appended to each problem (the paper's)."),
+    save_samples: bool = typer.Option(
+        True, help="Also append every response with its answer and verdict to LAKE/eval_samples."
+    ),
 ) -> None:
     """Evaluate a model with the paper's protocol; append pass@1 and maj@k to LAKE/evals."""
     from train.eval import EvalConfig
@@ -161,6 +164,7 @@ def evaluate(
             problem_field=problem_field,
             answer_field=answer_field,
             instruction=instruction,
+            save_samples=save_samples,
         )
     )
 

@@ -1,5 +1,8 @@
 """`train eval`: the paper's evaluation protocol on one benchmark, one row appended to LAKE/evals.
 
+Every sampled response also goes to LAKE/eval_samples (with its extracted answer and verdict), so that
+"which levels, which problems, what kind of mistake" is a SQL query rather than a re-run.
+
 Protocol: the boxed-answer instruction after the problem, temperature 0.6, top-p 0.95, k samples per
 problem through synth's teacher backends (hf, or vllm), each scored by reward/'s Verifier.
 pass@1 is the share of correct samples averaged over problems (= pass@1 averaged over the k samples);
@@ -19,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from lake.errors import UserError
-from lake.schema import EVALS
+from lake.schema import EVAL_SAMPLES, EVALS
 from lake.store import Lake
 from synth.teachers.base import DEFAULT_INSTRUCTION, SampleRequest
 
@@ -42,6 +45,7 @@ class EvalConfig:
     answer_field: str | None = None
     instruction: str = DEFAULT_INSTRUCTION
     verify_timeout_s: float = 5.0
+    save_samples: bool = True  # every response to LAKE/eval_samples
     progress: bool = True
 
 
@@ -59,7 +63,15 @@ def main(cfg: EvalConfig) -> EvalResult:
     completions = sample(cfg, problems)
     correct, preds = score(cfg, problems, completions)
     row = evals_row(cfg, problems, correct, preds)
-    Lake(cfg.lake).write("evals", pa.Table.from_pylist([row], schema=EVALS))
+    lake = Lake(cfg.lake)
+    if cfg.save_samples:  # before the evals row: a crash in between leaves no row pointing at nothing
+        lake.write(
+            "eval_samples",
+            pa.Table.from_pylist(
+                sample_rows(row, problems, completions, correct, preds), schema=EVAL_SAMPLES
+            ),
+        )
+    lake.write("evals", pa.Table.from_pylist([row], schema=EVALS))
     print(
         f"eval: {row['benchmark']} n={row['n']} k={row['k']}: pass@1 {row['pass_at_1']:.4f}, "
         f"maj@{row['k']} {row['maj_at_k']:.4f} ({row['model']}, stage {row['stage']}); row appended to {cfg.lake}/evals"
@@ -185,6 +197,32 @@ def evals_row(cfg: EvalConfig, problems: list[dict], correct: list[list[bool]], 
         "n": len(problems),
         "created_at": datetime.now(timezone.utc),
     }
+
+
+def sample_rows(
+    row: dict, problems: list[dict], completions: dict, correct: list[list[bool]], preds: list[list]
+) -> list[dict]:
+    """The eval_samples rows of one evaluation: its evals row's keys, then one row per response."""
+    keys = {k: row[k] for k in ("model", "stage", "benchmark", "created_at")}
+    out = []
+    for p, oks, answers in zip(problems, correct, preds, strict=True):
+        for j, (ok, pred) in enumerate(zip(oks, answers, strict=True)):
+            text, finish = completions[(p["problem_id"], j)]
+            out.append(
+                {
+                    **keys,
+                    "problem_id": p["problem_id"],
+                    "level": p["level"],
+                    "sample_idx": j,
+                    "problem": p["problem"],
+                    "answer": p["answer"],
+                    "completion": text,
+                    "finish_reason": finish,
+                    "pred": pred,
+                    "correct": ok,
+                }
+            )
+    return out
 
 
 def _seed(seed: int, problem_id: str, sample_idx: int) -> int:

@@ -9,7 +9,7 @@ import pytest
 from lake.sql import connect
 from lake.store import Lake
 from tests.conftest import cli
-from train.eval import EvalConfig, main, maj_at_k, majority_correct, pass_at_1
+from train.eval import EvalConfig, load_benchmark, main, maj_at_k, majority_correct, pass_at_1
 
 
 def test_eval_of_tiny_model_on_20_builtin_problems_appends_the_expected_row(sft_run, tmp_path):
@@ -46,6 +46,58 @@ def test_eval_of_tiny_model_on_20_builtin_problems_appends_the_expected_row(sft_
         con.execute("select stage, benchmark, k, n from evals").fetchall()
         == [("sft", "builtin:chain", 2, 20)] * 2
     )
+
+
+def test_eval_writes_every_response_with_its_verdict_to_eval_samples(sft_run, tmp_path):
+    """The per-response table agrees with the evals row: same keys, one row per (problem, sample), and
+    the verdicts and answers are those pass@1 and maj@k were computed from."""
+    cfg = EvalConfig(
+        model=str(sft_run[0]),
+        benchmark="builtin:chain",
+        n=6,
+        samples=3,
+        max_tokens=40,
+        stage="sft",
+        lake=tmp_path / "lake",
+        progress=False,
+    )
+    result = main(cfg)
+    problems = load_benchmark(cfg)
+    con = connect(cfg.lake)
+    rows = con.execute(
+        "select s.problem_id, s.sample_idx, s.level, s.problem, s.answer, s.pred, s.correct, s.finish_reason "
+        "from eval_samples s join evals e using (model, stage, benchmark, created_at) "
+        "order by s.problem_id, s.sample_idx"
+    ).fetchall()
+    expected = sorted(
+        (p["problem_id"], j, p["level"], p["problem"], p["answer"], result.preds[i][j], result.correct[i][j])
+        for i, p in enumerate(problems)
+        for j in range(3)
+    )
+    assert [r[:7] for r in rows] == expected
+    assert {r[7] for r in rows} <= {"stop", "length"}
+    per_level = con.execute(
+        "select level, avg(correct::int) from eval_samples group by level order by level"
+    ).fetchall()
+    by_level: dict[int, list[bool]] = {}
+    for p, oks in zip(problems, result.correct, strict=True):
+        by_level.setdefault(p["level"], []).extend(oks)
+    assert per_level == [(lv, pytest.approx(sum(v) / len(v))) for lv, v in sorted(by_level.items())]
+
+
+def test_eval_without_saving_samples_writes_only_the_evals_row(sft_run, tmp_path):
+    cfg = EvalConfig(
+        model=str(sft_run[0]),
+        benchmark="builtin:chain",
+        n=2,
+        samples=1,
+        max_tokens=40,
+        lake=tmp_path / "lake",
+        save_samples=False,
+        progress=False,
+    )
+    main(cfg)
+    assert Lake(cfg.lake).tables() == ["evals"]
 
 
 @pytest.mark.parametrize(
