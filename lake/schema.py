@@ -34,6 +34,7 @@ TRACES = pa.schema(
         ("temperature", pa.float64()),
         ("top_p", pa.float64()),
         ("max_tokens", pa.int64()),
+        # the seed the request carried; samples of one n > 1 request share their first sample's seed
         ("seed", pa.int64()),
         ("created_at", pa.timestamp("us", tz="UTC")),
         ("error", pa.string()),

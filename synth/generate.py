@@ -137,7 +137,7 @@ def trace_row(
         "temperature": req.temperature,
         "top_p": req.top_p,
         "max_tokens": req.max_tokens,
-        "seed": req.seed,
+        "seed": req.seed if c.seed is None else c.seed,  # the seed sent (shared by an n > 1 request)
         "created_at": time.time_ns()
         // 1000,  # microseconds since the epoch, UTC (the schema's timestamp unit)
         "error": c.error,

@@ -43,6 +43,9 @@ class Completion:
     latency_s: float = 0.0
     cost_usd: float = 0.0
     error: str | None = None  # set when the unit failed after retries; resume retries it
+    # The seed the backend really sent. A request that carries several samples of one problem (n > 1)
+    # sends the first sample's seed for all of them; None: the unit's own seed (SampleRequest.seed).
+    seed: int | None = None
     extra: dict = field(default_factory=dict)  # backend-specific facts, never written to the lake
 
 

@@ -328,6 +328,7 @@ class OpenAITeacher:
                 completion_tokens=tokens,
                 latency_s=latency,
                 cost_usd=cost,
+                seed=group[0].seed,  # what this request sent (n > 1: one seed for the group)
                 extra={"n": len(choices)},
             )
             results.append((request, completion))

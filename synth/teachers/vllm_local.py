@@ -98,6 +98,7 @@ def _completions(group: Group, output, elapsed: float) -> Iterator[tuple[SampleR
             prompt_tokens=prompt_tokens,
             completion_tokens=len(sample.token_ids),
             latency_s=elapsed,
+            seed=group[0].seed,  # SamplingParams(n=len(group), seed=first.seed) drew all of them
         )
         yield request, completion
 

@@ -153,11 +153,13 @@ def test_n_per_request_and_fallback(key_env, n_mode):
             first = reqs[reqs.index(r) - r.sample_idx]
             want = expected(r, choice=r.sample_idx, seed=first.seed, mix=FaultMix())
             assert results[(r.problem_id, r.sample_idx)].completion == want["message"]["content"]
+            assert results[(r.problem_id, r.sample_idx)].seed == first.seed  # the seed really sent
     else:
         assert teacher.supports_n is False
         for r in reqs:
             want = expected(r, mix=FaultMix())
             assert results[(r.problem_id, r.sample_idx)].completion == want["message"]["content"]
+            assert results[(r.problem_id, r.sample_idx)].seed == r.seed
         # the probe is the first problem's request; an ignoring server answered its sample 0 with it
         assert sum(server.state.requests.values()) == (21 if n_mode == "reject" else 20)
 
