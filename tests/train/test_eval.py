@@ -12,18 +12,17 @@ from tests.conftest import cli
 from train.eval import EvalConfig, load_benchmark, main, maj_at_k, majority_correct, pass_at_1
 
 
+def chain_eval(model, lake, n: int, samples: int, **options) -> EvalConfig:
+    """The tiny SFT student on n builtin chain problems, 40 tokens per response, no progress bars."""
+    return EvalConfig(
+        model=str(model), benchmark="builtin:chain", n=n, samples=samples, max_tokens=40, lake=lake,
+        progress=False, **options,
+    )  # fmt: skip
+
+
 def test_eval_of_tiny_model_on_20_builtin_problems_appends_the_expected_row(sft_run, tmp_path):
     model = str(sft_run[0])
-    cfg = EvalConfig(
-        model=model,
-        benchmark="builtin:chain",
-        n=20,
-        samples=2,
-        max_tokens=40,
-        stage="sft",
-        lake=tmp_path / "lake",
-        progress=False,
-    )
+    cfg = chain_eval(model, tmp_path / "lake", n=20, samples=2, stage="sft")
     result = main(cfg)
     rows = Lake(cfg.lake).read("evals").to_pylist()
     assert len(rows) == 1
@@ -51,16 +50,7 @@ def test_eval_of_tiny_model_on_20_builtin_problems_appends_the_expected_row(sft_
 def test_eval_writes_every_response_with_its_verdict_to_eval_samples(sft_run, tmp_path):
     """The per-response table agrees with the evals row: same keys, one row per (problem, sample), and
     the verdicts and answers are those pass@1 and maj@k were computed from."""
-    cfg = EvalConfig(
-        model=str(sft_run[0]),
-        benchmark="builtin:chain",
-        n=6,
-        samples=3,
-        max_tokens=40,
-        stage="sft",
-        lake=tmp_path / "lake",
-        progress=False,
-    )
+    cfg = chain_eval(sft_run[0], tmp_path / "lake", n=6, samples=3, stage="sft")
     result = main(cfg)
     problems = load_benchmark(cfg)
     con = connect(cfg.lake)
@@ -86,16 +76,7 @@ def test_eval_writes_every_response_with_its_verdict_to_eval_samples(sft_run, tm
 
 
 def test_eval_without_saving_samples_writes_only_the_evals_row(sft_run, tmp_path):
-    cfg = EvalConfig(
-        model=str(sft_run[0]),
-        benchmark="builtin:chain",
-        n=2,
-        samples=1,
-        max_tokens=40,
-        lake=tmp_path / "lake",
-        save_samples=False,
-        progress=False,
-    )
+    cfg = chain_eval(sft_run[0], tmp_path / "lake", n=2, samples=1, save_samples=False)
     main(cfg)
     assert Lake(cfg.lake).tables() == ["evals"]
 
