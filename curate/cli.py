@@ -28,7 +28,7 @@ def sql(
     out: Path | None = typer.Option(None, "--out", help="Write the result to this file instead of stdout."),
     lake: Path = LakeOpt,
 ) -> None:
-    """Run read-only SQL over the lake (views: problems, traces, verdicts, problem_stats, mid, sft, dpo, rl, evals, ...).
+    """Run read-only SQL over the lake (views: problems, traces, verdicts, problem_stats, mid, sft, dpo, rl, evals, eval_samples, ...).
 
     Example:  curate sql "select finish_reason, count(*) from traces group by 1" --format csv
     """
