@@ -51,4 +51,4 @@ test-vllm: vllm-env
 	VLLM_CPU_KVCACHE_SPACE=1 VLLM_ENABLE_V1_MULTIPROCESSING=0 $(VLLM_VENV)/bin/pytest -q -p no:cacheprovider -m vllm tests/synth
 
 clean:
-	rm -rf $(VENV) demo; for d in lake/*/; do rm -rf "$$d"; done; rm -f lake/_*.json
+	rm -rf $(VENV) demo; [ ! -e lake/.demo-lake ] || rm -rf lake  # only the demo's own lake

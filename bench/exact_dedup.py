@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from curate.config import DEFAULT_BENCHMARK_DIR
 from curate.dedup import exact_duplicates
-from lake.ids import problem_id
+from lakehouse.ids import problem_id
 
 
 def retype(text: str, rng: random.Random) -> str:

@@ -21,7 +21,7 @@ from synth.teachers import make_teacher
 
 
 def teacher_alone(cfg: GenerateConfig) -> tuple[int, float]:
-    from lake import Lake
+    from lakehouse import Lake
 
     requests = build_requests(cfg, select_problems(Lake(cfg.lake), cfg), set())
     teacher = make_teacher(cfg.teacher, cfg)

@@ -21,8 +21,8 @@ from curate.steps import (
     update_dedup,
     update_filters,
 )
-from lake.errors import UserError
-from lake.store import Lake
+from lakehouse.errors import UserError
+from lakehouse.store import Lake
 
 STAGES = ("mid", "sft", "dpo", "rl")
 DROPS = pa.schema(

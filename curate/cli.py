@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from lake.cli import user_errors
+from lakehouse.cli import user_errors
 
 app = typer.Typer(
     help="Turn rollouts into training sets and query the lake.\n\n"

@@ -11,7 +11,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from lake.errors import UserError
+from lakehouse.errors import UserError
 
 DEFAULT_YAML = Path(__file__).with_name("curate.yaml")
 # The real benchmark sets live next to the repository (../shared/benchmarks); MINIREASON_BENCHMARKS moves them.

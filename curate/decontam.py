@@ -20,7 +20,7 @@ from rich.progress import track
 
 from curate.config import DecontamConfig
 from curate.ngrams import NgramHasher
-from lake.errors import UserError
+from lakehouse.errors import UserError
 from synth.sources.files import read_jsonl, read_parquet
 from synth.sources.records import PROBLEM_FIELDS  # the importer's field mapping
 

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from curate.config import DedupConfig
 from curate.minhash import MinhashParams
-from lake.errors import UserError
+from lakehouse.errors import UserError
 
 NEAR = pa.schema([("problem_id", pa.string()), ("kept_id", pa.string())])
 
@@ -35,7 +35,7 @@ _MATH_TOKEN = re.compile(r"\d+(?:\.\d+)?|(?<![^\W\d_])[^\W\d_](?![^\W\d_])|[-+*/
 def exact_duplicates(con: duckdb.DuckDBPyConnection, table: str, key_col: str) -> pa.Table:
     """Rows of `table` (with a `row` column) whose key repeats an earlier row's: (row, <key>, kept_id),
     the kept row of a group being its first. For problems the key is problem_id, which the lake defines
-    as the hash of the normalised text (lake.ids: NFKC, lower case, whitespace collapsed), computed once
+    as the hash of the normalised text (lakehouse.ids: NFKC, lower case, whitespace collapsed), computed once
     when the problem was imported; a DuckDB hash aggregate then does the rest at millions of rows/s."""
     return con.sql(
         f"""

@@ -20,8 +20,8 @@ from pathlib import Path
 from data_cards.plots import write_plots
 from data_cards.render import CardLayout, render
 from data_cards.stats import collect
-from lake.errors import UserError
-from lake.store import Lake, atomic_write_bytes, sha256_file
+from lakehouse.errors import UserError
+from lakehouse.store import Lake, atomic_write_bytes, sha256_file
 
 PLOTS = "plots"
 

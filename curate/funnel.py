@@ -91,7 +91,7 @@ def render(table: pa.Table, title: str = "curation funnel") -> Table:
 
 def stats_section(root: Path):
     """`curate stats` section: the stored funnel, or None before the first `curate run`."""
-    from lake.store import Lake
+    from lakehouse.store import Lake
 
     lake = Lake(root, create=False)
     if not lake.has("funnel"):

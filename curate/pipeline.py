@@ -30,7 +30,7 @@ from curate.steps import (
     update_dedup,
     update_filters,
 )
-from lake.store import Lake, atomic_write_bytes
+from lakehouse.store import Lake, atomic_write_bytes
 
 VIEW_FILE = ".view.json"  # hidden, like the manifest, so `datasets` reads only the shards
 

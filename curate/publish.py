@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.export import build_export, resolve_views
-from lake.errors import UserError
-from lake.store import Lake
+from lakehouse.errors import UserError
+from lakehouse.store import Lake
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 MANAGED = ("data/", "plots/")  # folders an export owns on the Hub

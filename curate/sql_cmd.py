@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from lake.errors import UserError
-from lake.sql import run_user_sql
+from lakehouse.errors import UserError
+from lakehouse.sql import run_user_sql
 
 FORMATS = ("table", "csv", "json", "parquet")
 MAX_TABLE_ROWS = 200

@@ -8,7 +8,7 @@ import hashlib
 import json
 
 from curate.config import CurateConfig
-from lake.store import Lake, atomic_write_bytes
+from lakehouse.store import Lake, atomic_write_bytes
 
 STATE_FILE = "_curate_state.json"  # settings/input keys of the cached step results
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from lake import Lake
-from lake.errors import UserError
+from lakehouse import Lake
+from lakehouse.errors import UserError
 
 # name -> function(lake_root) returning a rich renderable or None; other steps register their summaries here
 SECTIONS: dict[str, Callable] = {}

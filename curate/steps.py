@@ -17,8 +17,8 @@ from curate import decontam, filters
 from curate.config import CurateConfig
 from curate.dedup import exact_duplicates, near_duplicates
 from curate.state import State, cache_key
-from lake.errors import UserError
-from lake.store import Lake
+from lakehouse.errors import UserError
+from lakehouse.store import Lake
 
 PDROPS = pa.schema(
     [("row", pa.int64()), ("problem_id", pa.string()), ("reason", pa.string()), ("kept_id", pa.string())]

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from lake import Lake
-from lake.errors import UserError
-from lake.sql import connect
+from lakehouse import Lake
+from lakehouse.errors import UserError
+from lakehouse.sql import connect
 from reward.verify import Verifier
 
 BANDS_TABLE = "difficulty_bands"

@@ -10,8 +10,8 @@ from rich.console import Group
 from rich.table import Table
 
 from curate.verify import BAND_NAMES, BANDS_TABLE
-from lake import Lake
-from lake.sql import connect
+from lakehouse import Lake
+from lakehouse.sql import connect
 
 _GROUPED_SQL = """
 WITH v AS (

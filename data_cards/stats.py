@@ -14,9 +14,9 @@ from pathlib import Path
 
 import duckdb
 
-from lake.errors import UserError
-from lake.sql import connect
-from lake.store import Lake
+from lakehouse.errors import UserError
+from lakehouse.sql import connect
+from lakehouse.store import Lake
 
 VIEWS = ("mid", "sft", "dpo", "rl")
 VIEW_FILE = ".view.json"  # hidden, like the manifest, so `datasets` reads only the shards

@@ -22,9 +22,12 @@ else
   N_TRAIN=6000; N_TEST=200; SAMPLES=4; K=4; MID=550; SFT=200; DPO=20; GRPO=10
 fi
 
-# Start clean, but only the demo's data: ./lake also holds the `lake` package's sources.
-for d in "$LAKE"/*/; do [[ -d $d && $(basename "$d") != __pycache__ ]] && rm -rf "$d"; done
-rm -f "$LAKE"/_*.json; rm -rf "$OUT"; mkdir -p "$OUT"
+# Start clean, but never delete a lake the demo did not make: it marks its own with .demo-lake.
+if [[ -e $LAKE && ! -e $LAKE/.demo-lake ]] && [[ -n $(ls -A "$LAKE" 2>/dev/null) ]]; then
+  echo "error: $LAKE exists and was not made by the demo; move it or run with LAKE=/another/path" >&2
+  exit 2
+fi
+rm -rf "$LAKE" "$OUT"; mkdir -p "$LAKE" "$OUT"; : > "$LAKE/.demo-lake"
 TIMES="$OUT/step_times.tsv"; : > "$TIMES"
 
 step() {  # print the command, run it, record its wall time

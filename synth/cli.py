@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from lake.cli import user_errors
-from lake.errors import UserError
+from lakehouse.cli import user_errors
+from lakehouse.errors import UserError
 
 app = typer.Typer(
     help="Build problem sets and distil teacher rollouts into the lake.\n\n"

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lake.errors import UserError
+from lakehouse.errors import UserError
 from synth.config import GenerateConfig
 
 EXECUTORS = ("local", "slurm", "ray")

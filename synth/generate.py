@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from lake import Lake
-from lake.errors import UserError
-from lake.ids import stable_hash, trace_id
-from lake.store import atomic_write_bytes
+from lakehouse import Lake
+from lakehouse.errors import UserError
+from lakehouse.ids import stable_hash, trace_id
+from lakehouse.store import atomic_write_bytes
 from synth.config import GenerateConfig
 from synth.journal import Journal, compact
 from synth.progress import GenerateProgress

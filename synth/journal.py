@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from lake import Lake
-from lake.errors import UserError
-from lake.schema import TRACES
+from lakehouse import Lake
+from lakehouse.errors import UserError
+from lakehouse.schema import TRACES
 
 
 class Journal:

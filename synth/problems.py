@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 from rich.console import Console
 
-from lake.schema import PROBLEMS
-from lake.store import Lake
+from lakehouse.schema import PROBLEMS
+from lakehouse.store import Lake
 from synth.sources import load
 from synth.sources.families import LEVELS
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lake import Lake
-from lake.errors import UserError
-from lake.sql import connect
+from lakehouse import Lake
+from lakehouse.errors import UserError
+from lakehouse.sql import connect
 
 
 def expected_totals(lake: Lake) -> dict[str, int]:

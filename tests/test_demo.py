@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lake.ids import problem_id
-from lake.store import Lake
+from lakehouse.ids import problem_id
+from lakehouse.store import Lake
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow

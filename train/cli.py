@@ -14,8 +14,8 @@ from pathlib import Path
 
 import typer
 
-from lake.cli import fail, user_errors
-from lake.errors import UserError
+from lakehouse.cli import fail, user_errors
+from lakehouse.errors import UserError
 from synth.teachers.base import DEFAULT_INSTRUCTION
 
 USAGE = """usage: train {mid,sft,dpo,grpo,eval} [options]

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lake.errors import UserError
-from lake.store import MANIFEST
+from lakehouse.errors import UserError
+from lakehouse.store import MANIFEST
 
 if TYPE_CHECKING:
     from datasets import Dataset

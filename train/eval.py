@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from lake.errors import UserError
-from lake.schema import EVAL_SAMPLES, EVALS
-from lake.store import Lake
+from lakehouse.errors import UserError
+from lakehouse.schema import EVAL_SAMPLES, EVALS
+from lakehouse.store import Lake
 from synth.teachers.base import DEFAULT_INSTRUCTION, SampleRequest
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from trl import GRPOTrainer
 
-from lake.errors import UserError
+from lakehouse.errors import UserError
 from train.common import resume_arg, summary
 from train.config import Stabilisers, StageRun
 from train.data import corpus, load_view, view_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lake.errors import UserError
+from lakehouse.errors import UserError
 from synth.teachers.base import DEFAULT_INSTRUCTION
 from train.config import ScriptArgs
 from train.tiny import TinySpec, build, load_tokenizer

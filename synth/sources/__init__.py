@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from lake.errors import UserError
-from lake.schema import PROBLEMS
+from lakehouse.errors import UserError
+from lakehouse.schema import PROBLEMS
 from synth.sources import builtin
 from synth.sources.records import detect_fields, to_row
 
@@ -102,7 +102,7 @@ def _dedup(rows: Iterable[dict], exclude: set[str]) -> Loaded:
 
 def excluded_ids(paths: Iterable[Path]) -> set[str]:
     """problem_ids of held-out sets: lakes (their problems table) or problem files (.jsonl/.parquet)."""
-    from lake.store import Lake
+    from lakehouse.store import Lake
 
     ids: set[str] = set()
     for path in paths:

@@ -12,8 +12,8 @@ import json
 import random
 from dataclasses import dataclass, field
 
-from lake.errors import UserError
-from lake.ids import problem_id, stable_hash
+from lakehouse.errors import UserError
+from lakehouse.ids import problem_id, stable_hash
 from synth.sources.families import FAMILIES, LEVELS
 from synth.sources.families.work import Work, latex
 

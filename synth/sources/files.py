@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from lake.errors import UserError
+from lakehouse.errors import UserError
 
 
 def _check_file(path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from lake.errors import UserError
+from lakehouse.errors import UserError
 
 
 def parse(source: str) -> tuple[str, str | None]:

@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lake.errors import UserError
-from lake.ids import problem_id
+from lakehouse.errors import UserError
+from lakehouse.ids import problem_id
 from reward.extract import normalize_gold
 
 PROBLEM_FIELDS = ("problem", "question", "prompt", "query")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from lake.errors import UserError
+from lakehouse.errors import UserError
 
 if TYPE_CHECKING:  # synth.config imports synth.teachers.base: avoid the cycle at run time
     from synth.config import GenerateConfig

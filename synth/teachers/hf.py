@@ -117,7 +117,7 @@ def _eos_ids(model, tokenizer) -> list[int]:
 
 def make(rest: str, cfg: GenerateConfig) -> HFTeacher:
     """Registry factory: `hf:PATH` (a local checkpoint directory or hub id)."""
-    from lake.errors import UserError
+    from lakehouse.errors import UserError
 
     if not rest:
         raise UserError("teacher hf: needs a model path, e.g. --teacher hf:checkpoints/sft-tiny")

@@ -24,7 +24,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lake.errors import UserError
+from lakehouse.errors import UserError
 from synth.config import GenerateConfig
 from synth.teachers.base import Completion, SampleRequest
 from synth.teachers.grouping import Group, group_requests

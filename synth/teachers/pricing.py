@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lake.errors import UserError
+from lakehouse.errors import UserError
 
 # (input, output) USD per 1M tokens, list prices of common reasoning teachers (cache-miss input price).
 KNOWN_PRICES: dict[str, tuple[float, float]] = {

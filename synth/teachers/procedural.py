@@ -28,8 +28,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
-from lake.errors import UserError
-from lake.ids import stable_hash
+from lakehouse.errors import UserError
+from lakehouse.ids import stable_hash
 from synth.config import GenerateConfig
 from synth.sources.families import FAMILIES
 from synth.sources.families.base import Family

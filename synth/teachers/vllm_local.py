@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from lake.errors import UserError
+from lakehouse.errors import UserError
 from synth.config import GenerateConfig
 from synth.teachers.base import Completion, SampleRequest
 from synth.teachers.grouping import Group, chunk_groups, group_requests

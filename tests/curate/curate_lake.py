@@ -9,9 +9,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from curate.config import CurateConfig
-from lake.ids import problem_id, trace_id
-from lake.schema import PROBLEMS, TRACES, VERDICTS
-from lake.store import Lake
+from lakehouse.ids import problem_id, trace_id
+from lakehouse.schema import PROBLEMS, TRACES, VERDICTS
+from lakehouse.store import Lake
 
 INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

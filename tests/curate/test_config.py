@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from curate.config import CurateConfig, load_config
-from lake.errors import UserError
+from lakehouse.errors import UserError
 
 
 def test_shipped_yaml_equals_the_dataclass_defaults():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lake.sql import connect
-from lake.store import Lake
+from lakehouse.sql import connect
+from lakehouse.store import Lake
 from reward.verify import verifier_name
 from synth.teachers.procedural import plan
 from tests.conftest import cli

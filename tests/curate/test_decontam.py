@@ -16,10 +16,10 @@ from curate.cli import app
 from curate.config import DecontamConfig
 from curate.decontam import BenchmarkIndex, build_report, find_contaminated, load_benchmark
 from curate.state import State
-from lake.errors import UserError
-from lake.ids import problem_id
-from lake.schema import PROBLEMS
-from lake.store import Lake
+from lakehouse.errors import UserError
+from lakehouse.ids import problem_id
+from lakehouse.schema import PROBLEMS
+from lakehouse.store import Lake
 from synth.sources import builtin
 
 # (benchmark, item index): verbatim copies; the *_REFORMATTED ones are retyped (see reformat()).

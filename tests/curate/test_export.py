@@ -17,7 +17,7 @@ from huggingface_hub import DatasetCard
 from typer.testing import CliRunner, Result
 
 from curate.cli import app
-from lake.store import Lake
+from lakehouse.store import Lake
 
 COLUMNS = {
     "mid": ["messages", "problem_id", "trace_id"],

@@ -9,7 +9,7 @@ from curate_lake import trace_row
 from curate.config import FilterConfig
 from curate.filters import assistant_text, check_traces, repetition_share, text_hash
 from curate.ngrams import NgramHasher
-from lake.schema import TRACES
+from lakehouse.schema import TRACES
 
 GOOD = "Add 2 and 3 to get 5, then check it by subtracting."
 LOOP = " ".join(["so we add two and three again"] * 20)

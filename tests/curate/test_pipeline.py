@@ -15,9 +15,9 @@ from datasets import load_dataset
 from typer.testing import CliRunner
 
 from curate.cli import app
-from lake.ids import problem_id
-from lake.schema import PROBLEMS
-from lake.store import Lake
+from lakehouse.ids import problem_id
+from lakehouse.schema import PROBLEMS
+from lakehouse.store import Lake
 from synth.config import GenerateConfig
 from synth.generate import main as generate
 from synth.problems import ProblemsConfig

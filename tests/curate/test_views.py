@@ -18,7 +18,7 @@ from curate_lake import INSTRUCTION, benchmark_file, config, problem_row, trace_
 
 from curate import pipeline
 from curate.views import PoolTrace, Problem, build_sft, pair_rollouts
-from lake.store import Lake
+from lakehouse.store import Lake
 
 TEXT = {
     "A": "How many odd numbers lie between 10 and 20 inclusive?",

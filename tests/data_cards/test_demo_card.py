@@ -13,7 +13,7 @@ import pytest
 from datasets import load_dataset
 from huggingface_hub import DatasetCard
 
-from lake.sql import connect
+from lakehouse.sql import connect
 
 BIN = Path(sys.executable).parent
 VIEWS = ["mid", "sft", "dpo", "rl"]

@@ -10,7 +10,7 @@ from helpers import card_lake
 from helpers.card_lake import CORRECT, tokens
 
 from data_cards.stats import FunnelRow, collect
-from lake.errors import UserError
+from lakehouse.errors import UserError
 
 
 @pytest.fixture(scope="module")

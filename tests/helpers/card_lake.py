@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from lake.ids import trace_id
-from lake.store import Lake
+from lakehouse.ids import trace_id
+from lakehouse.store import Lake
 
 CORRECT = [4, 3, 2, 2, 1, 0]
 LEVELS = [1, 1, 2, 2, 3, 3]

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from lake import Lake
+from lakehouse import Lake
 from tests.conftest import cli
 
 

@@ -8,8 +8,8 @@ import pickle
 import pytest
 
 import synth.teachers  # noqa: F401  (registry before config)
-from lake.errors import UserError
-from lake.sql import connect
+from lakehouse.errors import UserError
+from lakehouse.sql import connect
 from synth.config import GenerateConfig
 from synth.executors import ShardWorker, build_executor, logging_dir
 from synth.problems import ProblemsConfig

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lake import Lake
-from lake.ids import trace_id
+from lakehouse import Lake
+from lakehouse.ids import trace_id
 from synth.config import GenerateConfig
 from synth.generate import main as generate
 from synth.problems import ProblemsConfig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lake.store import Lake
+from lakehouse.store import Lake
 from synth.teachers.base import SampleRequest
 from synth.teachers.hf import HFTeacher
 from train.tiny import TinySpec, build, load_tokenizer, save

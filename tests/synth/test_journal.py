@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from lake import Lake
+from lakehouse import Lake
 from synth.journal import Journal, compact, read_journal
 
 

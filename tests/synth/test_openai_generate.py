@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lake import Lake
-from lake.sql import connect
+from lakehouse import Lake
+from lakehouse.sql import connect
 from synth.generate import journal_dir, worker_name
 from synth.problems import ProblemsConfig
 from synth.problems import main as make_problems
@@ -62,7 +62,7 @@ def units(lake: Path, run: str) -> tuple[list[tuple], set[str]]:
 
 
 def all_unit_ids(lake: Path, run: str, samples: int) -> set[str]:
-    from lake.ids import trace_id
+    from lakehouse.ids import trace_id
 
     pids = Lake(lake).read("problems", columns=["problem_id"]).column("problem_id").to_pylist()
     return {trace_id(run, p, i) for p in pids for i in range(samples)}

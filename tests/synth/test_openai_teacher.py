@@ -9,7 +9,7 @@ import random
 import pytest
 
 import synth.teachers  # noqa: F401  (import order: the registry before the config)
-from lake.errors import UserError
+from lakehouse.errors import UserError
 from synth.config import GenerateConfig
 from synth.teachers.base import SampleRequest
 from synth.teachers.grouping import chunk_groups, group_requests

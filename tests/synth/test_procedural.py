@@ -16,7 +16,7 @@ from fractions import Fraction
 import pytest
 from math_verify import parse, verify
 
-from lake.errors import UserError
+from lakehouse.errors import UserError
 from reward.extract import extract_answer, split_reasoning
 from synth.config import GenerateConfig
 from synth.sources.builtin import generate

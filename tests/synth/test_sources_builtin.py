@@ -17,8 +17,8 @@ from sympy.parsing.sympy_parser import (
     standard_transformations,
 )
 
-from lake.errors import UserError
-from lake.ids import problem_id
+from lakehouse.errors import UserError
+from lakehouse.ids import problem_id
 from synth.sources.builtin import generate
 from synth.sources.families import FAMILIES, LEVELS
 from synth.sources.families.chain import MULTIPLIERS, TERMS

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lake.errors import UserError
-from lake.store import Lake
+from lakehouse.errors import UserError
+from lakehouse.store import Lake
 from synth.problems import ProblemsConfig, main
 from synth.sources import load, load_problems
 from tests.conftest import cli

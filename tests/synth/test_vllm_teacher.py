@@ -21,7 +21,7 @@ pytest.importorskip("vllm")
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
-from lake.sql import connect  # noqa: E402
+from lakehouse.sql import connect  # noqa: E402
 from synth.config import GenerateConfig  # noqa: E402
 from synth.generate import main as generate  # noqa: E402
 from synth.problems import ProblemsConfig  # noqa: E402

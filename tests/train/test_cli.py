@@ -39,14 +39,14 @@ def test_user_mistakes_are_one_line_errors_with_exit_2(args, message):
 def test_unknown_yaml_key_is_a_user_error(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((CONFIGS / "sft-tiny.yaml").read_text() + "learning_rat: 0.1\n")
-    from lake.errors import UserError
+    from lakehouse.errors import UserError
 
     with pytest.raises(UserError, match=r"bad.yaml: .*learning_rat"):
         parse_stage("sft", ["--config", str(bad)])
 
 
 def test_missing_view_is_a_user_error(tmp_path):
-    from lake.errors import UserError
+    from lakehouse.errors import UserError
     from train import sft
 
     with pytest.raises(UserError, match=r"no sft view at .*views/sft \(run `curate views` first"):

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from lake.sql import connect
-from lake.store import Lake
+from lakehouse.sql import connect
+from lakehouse.store import Lake
 from tests.conftest import cli
 from train.eval import EvalConfig, load_benchmark, main, maj_at_k, majority_correct, pass_at_1
 

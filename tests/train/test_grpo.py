@@ -129,7 +129,7 @@ def test_guarded_reward_returns_none_on_timeout_and_error_and_values_otherwise()
 def test_prompts_the_policy_solves_are_no_longer_sampled(views_lake, dpo_run, tmp_path, capsys):
     import pyarrow.compute as pc
 
-    from lake.store import Lake
+    from lakehouse.store import Lake
 
     rl = Lake(views_lake).read("views/rl")  # curate repeats hard prompts: keep 4 distinct ones
     first = sorted(

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from lake.store import Lake
+from lakehouse.store import Lake
 from tests.conftest import cli
 from tests.train.conftest import CONFIGS, FAST, TINY
 

@@ -14,7 +14,7 @@ from train.tiny import load_tokenizer
 def test_label_mask_is_exactly_the_assistant_tokens_and_end_of_turn(views_lake, tmp_path):
     trainer, tok = build_trainer(parse("sft", views_lake, tmp_path / "out", "--model", "tiny"), "sft")
     row = trainer.train_dataset[0]
-    from lake.store import Lake
+    from lakehouse.store import Lake
 
     messages = Lake(views_lake).read("views/sft").to_pylist()[0]["messages"]
     prefix = tok.apply_chat_template(messages[:1], tokenize=False, add_generation_prompt=True)

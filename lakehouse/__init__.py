@@ -1,6 +1,6 @@
 """The lake: parquet shards + manifests, the medium between every step."""
 
-from lake.errors import UserError
-from lake.store import Lake
+from lakehouse.errors import UserError
+from lakehouse.store import Lake
 
 __all__ = ["Lake", "UserError"]

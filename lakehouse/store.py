@@ -21,8 +21,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lake.errors import UserError
-from lake.schema import TABLES
+from lakehouse.errors import UserError
+from lakehouse.schema import TABLES
 
 MANIFEST = ".manifest.json"  # hidden: `load_dataset("parquet", data_dir=view)` must see only the shards
 _LOCK = ".manifest.lock"

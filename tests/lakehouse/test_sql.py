@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from lake import Lake, UserError
-from lake.sql import connect, run_user_sql
+from lakehouse import Lake, UserError
+from lakehouse.sql import connect, run_user_sql
 
 
 @pytest.fixture()

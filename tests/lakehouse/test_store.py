@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pytest
 
-from lake import Lake, UserError
-from lake.schema import PROBLEMS, TABLES, TRACES, VERDICTS
+from lakehouse import Lake, UserError
+from lakehouse.schema import PROBLEMS, TABLES, TRACES, VERDICTS
 
 
 def problems_table(ids: list[str]) -> pa.Table:
@@ -110,8 +110,8 @@ CRASH = textwrap.dedent(
     """
     import os, signal, sys
     import pyarrow as pa
-    import lake.store as store
-    from lake import Lake
+    import lakehouse.store as store
+    from lakehouse import Lake
     where = sys.argv[2]
     if where == "before_rename":
         store.os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)

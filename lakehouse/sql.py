@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import duckdb
 
-from lake.errors import UserError
-from lake.schema import TABLES
-from lake.store import Lake
+from lakehouse.errors import UserError
+from lakehouse.schema import TABLES
+from lakehouse.store import Lake
 
 # name -> SQL body. Created in order after the base tables; a view whose inputs are missing is skipped.
 # Other packages' views live here because they are views *of the lake* (imports follow the data).

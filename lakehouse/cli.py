@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import typer
 
-from lake.errors import UserError
+from lakehouse.errors import UserError
 
 F = TypeVar("F", bound=Callable)
 
