@@ -5,7 +5,7 @@ text inside DuckDB (regex), on the same rows in one run; both must find the same
     python bench/exact_dedup.py [--rows 1000000]
 
 Goal: >= 1M rows/s. Two data sets: short one-line problems (like the builtin families) and the real
-benchmark problems (../shared/benchmarks: multi-line LaTeX, ~280 characters), each with ~1% of rows
+benchmark problems (problemsets/data: multi-line LaTeX, ~280 characters), each with ~1% of rows
 re-typed (case, spacing, line breaks) so that there are duplicates to find.
 """
 

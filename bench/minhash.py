@@ -5,7 +5,7 @@ LSH recall of near-duplicate pairs at Jaccard 0.80-0.85 with each one's band lay
     python bench/minhash.py [--docs 40 --words 8000 --pairs 60]
 
 Goal: >= 7x datatrove's signatures/s with recall >= 0.95 at J >= 0.8.
-Documents are drawn from the words of the real benchmark problems (../shared/benchmarks), so word
+Documents are drawn from the words of the real benchmark problems (problemsets/data), so word
 lengths and frequencies are those of maths text. datatrove's English word tokenizer needs spaCy, which
 the project does not install; datatrove then gets a whitespace tokenizer, its fastest possible one,
 so the ratio printed is a lower bound of the speed-up over its default configuration.

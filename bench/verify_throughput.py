@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from reward.extract import extract_answer, normalize_gold  # noqa: E402
 from reward.verify import Verifier  # noqa: E402
 
-BENCH = ROOT.parent / "shared" / "benchmarks"
+BENCH = ROOT / "problemsets" / "data"  # the shipped benchmark sets
 ADVERSARIAL = [
     "2^{2^{2^{100}}}",
     "10^{10^{10}}!",

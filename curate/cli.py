@@ -59,6 +59,11 @@ def verify(
     hard_below: float = typer.Option(0.25, "--hard-below", help="Pass rate below which a problem is hard."),
     medium_below: float = typer.Option(0.5, "--medium-below", help="... below which it is medium."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    extraction: str = typer.Option(
+        "strict",
+        "--extraction",
+        help="strict: a \\boxed{} answer is required; lenient: phrases, last expression.",
+    ),
     lake: Path = LakeOpt,
 ) -> None:
     """Verify every trace that has no verdict yet (math-verify on a pool with hard limits); writes `verdicts`.
@@ -70,7 +75,9 @@ def verify(
     """
     from curate.verify import VerifyConfig, main
 
-    main(VerifyConfig(lake, workers, timeout, memory_mb, batch, hard_below, medium_below, progress))
+    main(
+        VerifyConfig(lake, workers, timeout, memory_mb, batch, hard_below, medium_below, progress, extraction)
+    )
 
 
 ViewsOpt = typer.Option([], "--view", help="A view to include (repeat for several); default: every view.")
@@ -206,15 +213,17 @@ def dedup(
 @user_errors
 def decontam(
     config: Path | None = ConfigOpt,
-    benchmarks: list[Path] = typer.Option(
-        [], "--benchmarks", help="Benchmark file (repeat); default ../shared/benchmarks/*.jsonl."
+    benchmarks: list[str] = typer.Option(
+        [],
+        "--benchmarks",
+        help="Registered names, a comma list, all, or files (repeatable; default: all). See `curate benchmarks`.",
     ),
     ngram: int | None = typer.Option(None, "--ngram", help="Overlap unit in words (default 13)."),
     lake: Path = LakeOpt,
 ) -> None:
     """Drop training problems sharing an n-gram with a benchmark item; per-benchmark report in the lake.
 
-    Example:  curate decontam --benchmarks ../shared/benchmarks/math500.jsonl --benchmarks ../shared/benchmarks/aime24.jsonl --ngram 13
+    Example:  curate decontam --benchmarks math500,aime24 --ngram 13
     """
     from curate.config import load_config
     from curate.pipeline import decontam_main
@@ -225,6 +234,18 @@ def decontam(
     if ngram is not None:
         cfg.decontam.n_gram = ngram
     decontam_main(cfg)
+
+
+@app.command()
+@user_errors
+def benchmarks() -> None:
+    """List the registered benchmark sets: rows, fields, k, source and license.
+
+    Example:  curate benchmarks   (then: curate decontam --benchmarks math500,aime24; train eval --benchmark gsm8k)
+    """
+    from problemsets.listing import main
+
+    main()
 
 
 @app.command("filter")

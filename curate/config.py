@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,12 +11,9 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from lakehouse.errors import UserError
+from problemsets.registry import Benchmark, resolve
 
 DEFAULT_YAML = Path(__file__).with_name("curate.yaml")
-# The real benchmark sets live next to the repository (../shared/benchmarks); MINIREASON_BENCHMARKS moves them.
-DEFAULT_BENCHMARK_DIR = Path(
-    os.environ.get("MINIREASON_BENCHMARKS", Path(__file__).resolve().parents[2] / "shared" / "benchmarks")
-)
 INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
 
@@ -40,14 +36,17 @@ class DedupConfig:
 
 @dataclass
 class DecontamConfig:
-    benchmarks: list[Path] = field(default_factory=list)  # empty: every *.jsonl in DEFAULT_BENCHMARK_DIR
+    # registered names, `all` (every shipped set + $MINIREASON_BENCHMARKS), or files (problemsets.registry)
+    benchmarks: list[str] = field(default_factory=lambda: ["all"])
     n_gram: int = 13  # words; a benchmark item shorter than this must match a training problem whole
     examples: int = 3  # example pairs kept per benchmark in the report
 
+    def benchmark_sets(self) -> list[Benchmark]:
+        return resolve(self.benchmarks)
+
     def benchmark_files(self) -> list[Path]:
-        if self.benchmarks:
-            return [Path(p) for p in self.benchmarks]
-        return sorted(DEFAULT_BENCHMARK_DIR.glob("*.jsonl"))
+        """The local files of the sets (hf: sets have none)."""
+        return [Path(b.file) for b in self.benchmark_sets() if not b.file.startswith(("hf:", "builtin:"))]
 
 
 @dataclass

@@ -21,8 +21,8 @@ from rich.progress import track
 from curate.config import DecontamConfig
 from curate.ngrams import NgramHasher
 from lakehouse.errors import UserError
-from synth.sources.files import read_jsonl, read_parquet
-from synth.sources.records import PROBLEM_FIELDS  # the importer's field mapping
+from problemsets import read_records, registry
+from problemsets.records import PROBLEM_FIELDS  # the importer's field mapping
 
 _STDERR = Console(stderr=True)  # progress goes to stderr, and only on a terminal
 MATCHES = pa.schema([("problem_id", pa.string()), ("benchmark", pa.string()), ("item", pa.int64())])
@@ -41,18 +41,20 @@ REPORT = pa.schema(
 @dataclass(frozen=True)
 class Benchmark:
     name: str
-    path: Path
+    path: Path | str  # the file (or hf: dataset) the items came from
     items: list[str]
 
 
-def load_benchmark(path: Path) -> Benchmark:
-    """A benchmark file's problem texts; the problem field is found as the importer finds it."""
-    path = Path(path)
+def load_benchmark(entry: registry.Benchmark | Path | str) -> Benchmark:
+    """A benchmark's problem texts: a registry entry (its named fields) or a file (fields detected)."""
+    if not isinstance(entry, registry.Benchmark):
+        entry = registry.ad_hoc(str(entry))
+    fields = (entry.problem_field, entry.answer_field)
     items: list[str] = []
     field = None
-    for where, record in _records(path):
+    for where, record in read_records(entry.file):
         if field is None:
-            field = next((f for f in PROBLEM_FIELDS if f in record), None)
+            field = fields[0] or next((f for f in PROBLEM_FIELDS if f in record), None)
             if field is None:
                 raise UserError(
                     f"{where}: no problem field (has {', '.join(sorted(record)) or 'nothing'}; "
@@ -62,20 +64,17 @@ def load_benchmark(path: Path) -> Benchmark:
         if not isinstance(text, str) or not text.strip():
             raise UserError(f"{where}: field {field!r} is missing or not a non-empty string")
         items.append(text)
-    return Benchmark(path.stem, path, items)
-
-
-def _records(path: Path):
-    if path.suffix == ".parquet":
-        return read_parquet(path)
-    return read_jsonl(path)
+    name = entry.name if entry.registered else Path(entry.file).stem
+    return Benchmark(name, entry.problems_source, items)
 
 
 def config_key(benchmarks: list[Benchmark], cfg: DecontamConfig) -> str:
-    """Identifies the index: n and every benchmark's content. A changed file means a fresh check."""
+    """Identifies the index: n and every benchmark's items. A changed set means a fresh check."""
     h = hashlib.sha256(f"ngrams-v1 n={cfg.n_gram}".encode())
     for b in benchmarks:
-        h.update(b.name.encode() + b"\0" + b.path.read_bytes())
+        h.update(b.name.encode() + b"\0")
+        for item in b.items:
+            h.update(item.encode() + b"\0")
     return h.hexdigest()[:16]
 
 

@@ -74,12 +74,7 @@ def update_dedup(lake: Lake, problems: pa.Table, cfg: CurateConfig, state: State
 def update_decontam(lake: Lake, problems: pa.Table, cfg: CurateConfig, state: State) -> pa.Table:
     """decontam.MATCHES for every problem id checked (benchmark NULL when clean); only ids not checked
     under the same benchmarks and n are looked at."""
-    files = cfg.decontam.benchmark_files()
-    if not files:
-        raise UserError(
-            "no benchmark files to decontaminate against (set decontam.benchmarks or --benchmarks)"
-        )
-    benchmarks = [decontam.load_benchmark(p) for p in files]
+    benchmarks = [decontam.load_benchmark(b) for b in cfg.decontam.benchmark_sets()]
     key = decontam.config_key(benchmarks, cfg.decontam)
     fresh = state.get("decontam") != key
     checked = decontam.MATCHES.empty_table() if fresh else lake.read("decontam")

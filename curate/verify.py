@@ -27,6 +27,7 @@ import pyarrow as pa
 from lakehouse import Lake
 from lakehouse.errors import UserError
 from lakehouse.sql import connect
+from reward.extract import EXTRACTION_MODES
 from reward.verify import Verifier
 
 BANDS_TABLE = "difficulty_bands"
@@ -59,6 +60,9 @@ class VerifyConfig:
     hard_below: float = 0.25  # band thresholds on the pass rate (see the module docstring)
     medium_below: float = 0.5
     progress: bool = True
+    # strict: the answer must be boxed (an SFT target must carry the format); lenient: phrases and the last
+    # expression count too (what evaluators accept). Recorded in verdicts.verifier.
+    extraction: str = "strict"
 
 
 @dataclass
@@ -93,7 +97,9 @@ def main(cfg: VerifyConfig) -> VerifySummary:
     pending = _scalar(con, f"SELECT count(*) FROM ({_PENDING_SQL})")
     if pending:
         reader = con.sql(_PENDING_SQL).to_arrow_reader(cfg.batch)
-        with Verifier(cfg.workers, cfg.timeout_s, cfg.memory_mb, lake.root / CACHE_DIR) as verifier:
+        with Verifier(
+            cfg.workers, cfg.timeout_s, cfg.memory_mb, lake.root / CACHE_DIR, extraction=cfg.extraction
+        ) as verifier:
             with _Progress(cfg.progress, pending) as advance:
                 for batch in reader:
                     _verify_batch(lake, verifier, batch.to_pylist(), summary, advance)
@@ -124,7 +130,7 @@ def _verify_batch(lake: Lake, verifier: Verifier, rows: list[dict], summary: Ver
         summary.statuses[verdict.status] += 1
         summary.correct += verdict.correct
         advance()
-    out["verifier"] = [verifier.name] * len(rows)
+    out["verifier"] = [f"{verifier.name}/{verifier.extraction}"] * len(rows)
     lake.write("verdicts", pa.table(out))  # conformed to the VERDICTS schema by the lake
     verifier.cache.flush()  # after the shard: a killed run redoes at most one batch, from the cache
     summary.verified += len(rows)
@@ -154,6 +160,8 @@ def _check(cfg: VerifyConfig) -> None:
         or (cfg.workers is not None and cfg.workers < 1)
     ):
         raise UserError("--timeout must be > 0, --memory-mb >= 128, --batch >= 1 and --workers >= 1")
+    if cfg.extraction not in EXTRACTION_MODES:
+        raise UserError(f"--extraction must be one of {', '.join(EXTRACTION_MODES)}, got {cfg.extraction!r}")
 
 
 def _open(root: Path) -> Lake:

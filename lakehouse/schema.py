@@ -65,6 +65,12 @@ EVALS = pa.schema(
         ("maj_at_k", pa.float64()),
         ("n", pa.int32()),
         ("created_at", pa.timestamp("us", tz="UTC")),
+        ("pass_at_1_se", pa.float64()),  # standard error of pass@1 over problems (NULL for one problem)
+        ("pass_at_k", pa.string()),  # JSON {"1": .., "2": .., "4": .., ..., "k": ..}: unbiased pass@k
+        ("extraction", pa.string()),  # strict | lenient
+        ("fingerprint", pa.string()),  # everything the numbers depend on, hashed (train/eval_fingerprint.py)
+        ("protocol", pa.string()),  # the same without the model: equal protocol = comparable rows
+        ("fingerprint_inputs", pa.string()),  # JSON of the fingerprint's inputs
     ]
 )
 

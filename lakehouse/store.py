@@ -162,11 +162,10 @@ class Lake:
                 return pa.table({})
             empty = schema.empty_table()
             return empty.select(columns) if columns else empty
-        parts = [pq.read_table(f, columns=columns) for f in files]
         if schema is not None:
             target = pa.schema([schema.field(c) for c in columns]) if columns else schema
-            parts = [p.cast(target) for p in parts]
-            return pa.concat_tables(parts)
+            return pa.concat_tables([_read_conformed(f, target) for f in files])
+        parts = [pq.read_table(f, columns=columns) for f in files]
         return pa.concat_tables(parts, promote_options="permissive")
 
     def tables(self) -> list[str]:
@@ -186,3 +185,13 @@ class Lake:
             p.unlink()
             removed += 1
         return removed
+
+
+def _read_conformed(path: Path, target: pa.Schema) -> pa.Table:
+    """A shard in the table's current schema: columns added since it was written read as NULL."""
+    present = set(pq.read_schema(path).names)
+    part = pq.read_table(path, columns=[n for n in target.names if n in present])
+    for f in target:
+        if f.name not in part.column_names:
+            part = part.append_column(f, pa.nulls(part.num_rows, f.type))
+    return part.select(target.names).cast(target)

@@ -23,7 +23,12 @@ _ANSWER_PHRASE = re.compile(
     r"(?:^\s*answer\s*:|.*(?:final answer|the answer)\s*(?:is|:)|.*####)\s*:?\s*(?P<ans>.{1,200})",
     re.IGNORECASE,
 )
-_BARE_NUMBER = re.compile(r"\$?\s*(?P<num>[-+]?\d[\d,]*(?:\.\d+)?)\s*\$?\.?")
+# Math spans: $..$, \(..\), \[..\] (bounded lengths keep the scans linear on junk).
+_ANY_SPAN = re.compile(r"\$\$([^$]{1,400})\$\$|\$([^$]{1,400})\$|\\\((.{1,400}?)\\\)|\\\[(.{1,400}?)\\\]")
+_FIRST_SPAN = _ANY_SPAN
+_NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+# English words before the answer ("definitely", "approximately", "equal to"), dropped when a number follows.
+_LEADING_WORDS = re.compile(r"(?:[A-Za-z]{2,}\s+){1,4}(?=[-+]?\d)")
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _SPAN = re.compile(r"\$([^$]+)\$")
 _SPAN_LIST = re.compile(r"\$[^$]+\$(?:\s*,\s*\$[^$]+\$)*")
@@ -129,22 +134,29 @@ def _box_content(text: str, i: int) -> str | None:
     return None
 
 
-def extract_answer(text: str) -> str | None:
+EXTRACTION_MODES = ("strict", "lenient")
+
+
+def extract_answer(text: str, mode: str = "lenient") -> str | None:
     """The final answer of a response, or None.
 
-    Order: the last box in the visible part, then an answer phrase ("the final answer is ...",
-    "Answer: ...", "#### ...") in the visible part, then a visible part that is just a number,
-    then the last box inside the reasoning. A box always wins over a phrase: models often write
-    "the answer is \\boxed{5}".
+    `strict` (curation's default: an SFT target must carry the format): the last box in the visible
+    part, else the last box inside the reasoning. `lenient` (evaluation's default, as the field's
+    evaluators do): the last box in the visible part, then an answer phrase ("the final answer is ...",
+    "Answer: ...", "#### ...") reduced to its mathematical content, then the last mathematical expression
+    of the visible part (a math span, else a number), then the last box inside the reasoning. A box always
+    wins over a phrase: models often write "the answer is \\boxed{5}".
     """
+    if mode not in EXTRACTION_MODES:
+        raise ValueError(f"extraction mode must be one of {EXTRACTION_MODES}, got {mode!r}")
     if not text:
         return None
     reasoning, visible = split_reasoning(text)
     answer = last_boxed(visible)
-    if answer is None:
+    if answer is None and mode == "lenient":
         answer = _phrase_answer(visible)
-    if answer is None:
-        answer = _bare_number(visible)
+        if answer is None:
+            answer = _last_expression(visible)
     if answer is None and reasoning is not None:
         answer = last_boxed(reasoning)
     return answer or None
@@ -160,20 +172,31 @@ def _phrase_answer(visible: str) -> str | None:
 
 
 def _clean_phrase(raw: str) -> str:
+    """What follows an answer phrase, reduced to the answer: its box, else its first math span, else the
+    text with leading words dropped when a number follows them ("definitely 8000." -> "8000")."""
     raw = raw.strip()
     inner = last_boxed(raw)
     if inner is not None:
         return inner
+    span = _FIRST_SPAN.search(raw)
+    if span is not None:
+        return _drop_thousands(next(g for g in span.groups() if g is not None).strip())
+    words = _LEADING_WORDS.match(raw)
+    if words is not None:
+        raw = raw[words.end() :]
     raw = _unwrap_math(raw.rstrip(" ."))
     return _drop_thousands(raw.rstrip(" .").strip())
 
 
-def _bare_number(visible: str) -> str | None:
-    stripped = visible.strip()
-    if len(stripped) > 40:
-        return None
-    m = _BARE_NUMBER.fullmatch(stripped)
-    return _drop_thousands(m.group("num")) if m else None
+def _last_expression(visible: str) -> str | None:
+    """The last math span of the visible part's tail, else its last number (bounded: the last 4000 chars)."""
+    tail = visible[-4000:]
+    spans = [next(g for g in m.groups() if g is not None) for m in _ANY_SPAN.finditer(tail)]
+    spans = [s.strip() for s in spans if s.strip()]
+    if spans:
+        return _drop_thousands(spans[-1])
+    numbers = _NUMBER.findall(tail)
+    return _drop_thousands(numbers[-1].rstrip(".")) if numbers else None
 
 
 def _unwrap_math(s: str) -> str:

@@ -35,7 +35,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from reward.cache import VerdictCache, cache_key
-from reward.extract import extract_answer, normalize_gold
+from reward.extract import EXTRACTION_MODES, extract_answer, normalize_gold
 
 STATUSES = ("ok", "no_answer", "truncated", "timeout", "error")
 # Guards against inputs that are not answers: no real final answer is longer or deeper than this.
@@ -139,7 +139,11 @@ class Verifier:
         timeout_s: float = 5.0,
         memory_mb: int = 1024,
         cache_path: Path | None = None,
+        extraction: str = "lenient",
     ) -> None:
+        if extraction not in EXTRACTION_MODES:
+            raise ValueError(f"extraction must be one of {', '.join(EXTRACTION_MODES)}, got {extraction!r}")
+        self.extraction = extraction  # strict: a boxed answer is required (reward.extract.extract_answer)
         self.workers = workers or len(os.sched_getaffinity(0))
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
@@ -235,7 +239,7 @@ class Verifier:
     ) -> Verdict | tuple[str, str, tuple]:
         """A counted verdict for everything decided without a worker (the hot path of cache hits:
         keep it lean); otherwise the normalised (gold, pred, cache key) for a worker."""
-        pred = extract_answer(response) if isinstance(response, str) else None
+        pred = extract_answer(response, self.extraction) if isinstance(response, str) else None
         if finish_reason == "length":
             return self._early(pred, False, "truncated", start, counts)
         if pred is None:
@@ -433,9 +437,13 @@ class _progress_bar:
     def __enter__(self):
         if not self._enabled:
             return lambda: None
+        from rich.console import Console
         from rich.progress import Progress
 
-        self._progress = Progress(transient=False)
+        console = Console(stderr=True)  # progress is for a person at a terminal, never in piped output
+        if not console.is_terminal:
+            return lambda: None
+        self._progress = Progress(transient=True, console=console)
         self._progress.start()
         task = self._progress.add_task("verify", total=self._total)
         return lambda: self._progress.advance(task)

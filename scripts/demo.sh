@@ -71,8 +71,8 @@ step grpo      train grpo --config train/configs/grpo-demo.yaml --lake "$LAKE" -
 step eval      train eval --model "$OUT/grpo" --stage grpo "${E[@]}"
 
 # 5. The stage table (like the paper's: base, +mid, +SFT, +DPO, +RL) and the published dataset folder.
-step table     curate sql "select stage, benchmark, k, n, round(pass_at_1, 3) as pass_at_1, round(maj_at_k, 3) as maj_at_k
-                 from evals order by created_at" --lake "$LAKE"
+step table     curate sql "select stage, benchmark, k, n, round(pass_at_1, 3) as pass_at_1, round(pass_at_1_se, 3) as se,
+                 round(maj_at_k, 3) as maj_at_k, protocol from evals order by created_at" --lake "$LAKE"
 # 6. Why the stages help or not, from the lake: pass@1 per level after each stage (train eval keeps every
 #    response in eval_samples), and what the wrong answers got wrong. For these chains a response "misread
 #    a term" when the +d/*d terms of its working differ from the question's; otherwise a step's result is

@@ -63,7 +63,7 @@ def problems(
     """Import or generate problems into LAKE/problems.
 
     Example:  synth problems --source builtin:arith --n 1000 --seed 0
-              synth problems --source ../shared/benchmarks/math500.jsonl --lake bench_lake
+              synth problems --source bench:math500 --lake bench_lake
     """
     from synth.problems import ProblemsConfig, main
 

@@ -14,8 +14,8 @@ from rich.console import Console
 
 from lakehouse.schema import PROBLEMS
 from lakehouse.store import Lake
-from synth.sources import load
-from synth.sources.families import LEVELS
+from problemsets import load
+from problemsets.families import LEVELS
 
 CHUNK_ROWS = 100_000  # rows per shard; all shards of one import become visible together
 

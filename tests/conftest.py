@@ -1,4 +1,4 @@
-"""Session-wide test settings: offline hubs, the repo root, the real benchmark files."""
+"""Session-wide test settings: offline hubs, the repo root, the real benchmark files (shipped in problemsets)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,12 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
+BENCHMARKS = ROOT / "problemsets" / "data"  # the seven shipped sets (problemsets/data/SOURCES.md)
 BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="session")
 def benchmarks_dir() -> Path:
-    if not BENCHMARKS.is_dir():
-        pytest.fail(f"benchmark files not found at {BENCHMARKS} (shared/ must sit beside the repo)")
     return BENCHMARKS
 
 

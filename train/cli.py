@@ -16,7 +16,6 @@ import typer
 
 from lakehouse.cli import fail, user_errors
 from lakehouse.errors import UserError
-from synth.teachers.base import DEFAULT_INSTRUCTION
 
 USAGE = """usage: train {mid,sft,dpo,grpo,eval} [options]
 
@@ -26,14 +25,14 @@ Train the student stage by stage on the lake's views, then evaluate it.
   sft    distillation SFT (not packed) on LAKE/views/sft
   dpo    rollout DPO on LAKE/views/dpo, reference = the SFT checkpoint
   grpo   GRPO with verifiable rewards and the paper's stabilisers on LAKE/views/rl
-  eval   pass@1 / maj@k on a benchmark; appends a row to LAKE/evals
+  eval   pass@1 ± s.e., pass@k, maj@k on registered benchmarks; appends rows to LAKE/evals
 
 example (tiny CPU student, four stages then eval):
   train mid  --config train/configs/mid-tiny.yaml
   train sft  --config train/configs/sft-tiny.yaml  --model checkpoints/mid-tiny
   train dpo  --config train/configs/dpo-tiny.yaml  --model checkpoints/sft-tiny
   train grpo --config train/configs/grpo-tiny.yaml --model checkpoints/dpo-tiny
-  train eval --model checkpoints/grpo-tiny --benchmark builtin:chain --samples 4 --stage grpo
+  train eval --model checkpoints/grpo-tiny --benchmark builtin:chain --n 100 --samples 4 --stage grpo
 
 `train <stage> --help` lists every option (ours, then TRL's)."""
 
@@ -113,9 +112,14 @@ def _config_path(argv: list[str]) -> Path | None:
 
 EVAL_EXAMPLE = """example:
 
-  train eval --model checkpoints/sft-tiny --benchmark builtin:chain --n 100 --samples 4 --max-tokens 64 --stage sft
+  train eval --model checkpoints/sft-tiny --benchmark math500 --n 20 --samples 2 --max-tokens 64 --stage sft
 
-  train eval --model checkpoints/grpo-phi --benchmark ../shared/benchmarks/math500.jsonl --samples 8 --backend vllm
+  train eval --model checkpoints/grpo-phi --benchmark math500,aime24 --backend vllm   # each set's own k: 8, 64
+
+  train eval --model my-served-name --backend openai --base-url http://127.0.0.1:8000/v1 --benchmark all
+
+Benchmarks: `curate benchmarks` lists the registered sets; a .jsonl/.parquet file, hf:NAME[:SPLIT] or
+builtin:FAMILY (with --n) works too.
 """
 
 eval_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -124,26 +128,43 @@ eval_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 @eval_app.command(epilog=EVAL_EXAMPLE)
 @user_errors
 def evaluate(
-    model: str = typer.Option(..., help="Checkpoint directory (or hub id) to evaluate."),
-    benchmark: str = typer.Option(..., help="FILE.jsonl | FILE.parquet | builtin:FAMILY | hf:NAME[:SPLIT]."),
-    samples: int = typer.Option(8, help="k responses per problem (the paper: 64 for AIME, 8 otherwise)."),
+    model: str = typer.Option(
+        ..., help="Checkpoint directory or hub id (hf, vllm); served model name (openai)."
+    ),
+    benchmark: str = typer.Option(
+        "math500",
+        help="Registered names (comma list), all, FILE.jsonl|.parquet, hf:NAME[:SPLIT], builtin:FAMILY.",
+    ),
+    samples: int = typer.Option(
+        None, help="k responses per problem (default: the set's, 64 AIME / 8 otherwise)."
+    ),
     n: int = typer.Option(None, help="Problems: required for builtin sources; at most this many from files."),
-    backend: str = typer.Option("hf", help="hf | vllm"),
+    backend: str = typer.Option("hf", help="hf | vllm | openai"),
+    base_url: str = typer.Option(None, help="openai backend: the endpoint, e.g. http://127.0.0.1:8000/v1."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", help="openai backend: variable holding the API key."),
+    concurrency: int = typer.Option(16, help="openai backend: requests in flight."),
     stage: str = typer.Option(None, help="Stage name recorded in the evals table (default: model dir name)."),
-    lake: Path = typer.Option(Path("lake"), help="Lake root; the row goes to LAKE/evals."),
-    max_tokens: int = typer.Option(32768, help="Generation budget per response."),
-    temperature: float = typer.Option(0.6),
-    top_p: float = typer.Option(0.95),
+    lake: Path = typer.Option(Path("lake"), help="Lake root; the rows go to LAKE/evals."),
+    max_tokens: int = typer.Option(None, help="Generation budget per response (default: the set's, 32768)."),
+    temperature: float = typer.Option(None, help="Default: the set's (0.6)."),
+    top_p: float = typer.Option(None, help="Default: the set's (0.95)."),
     seed: int = typer.Option(0),
     batch_size: int = typer.Option(64, help="Requests per generate() batch (hf backend)."),
-    problem_field: str = typer.Option(None, help="JSONL field holding the problem (default: auto-detected)."),
-    answer_field: str = typer.Option(None, help="JSONL field holding the answer (default: auto-detected)."),
-    instruction: str = typer.Option(DEFAULT_INSTRUCTION, help="Appended to each problem (the paper's)."),
+    problem_field: str = typer.Option(
+        None, help="JSONL field holding the problem (default: the set's / detected)."
+    ),
+    answer_field: str = typer.Option(
+        None, help="JSONL field holding the answer (default: the set's / detected)."
+    ),
+    instruction: str = typer.Option(None, help="Appended to each problem (default: the paper's boxed one)."),
+    extraction: str = typer.Option(
+        "lenient", help="lenient: boxed, answer phrases, last expression; strict: boxed."
+    ),
     save_samples: bool = typer.Option(
         True, help="Also append every response with its answer and verdict to LAKE/eval_samples."
     ),
 ) -> None:
-    """Evaluate a model with the paper's protocol; append pass@1 and maj@k to LAKE/evals."""
+    """Evaluate a model with the paper's protocol; append pass@1 ± s.e., pass@k and maj@k to LAKE/evals."""
     from train.eval import EvalConfig
     from train.eval import main as run_eval
 
@@ -154,6 +175,9 @@ def evaluate(
             samples=samples,
             n=n,
             backend=backend,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
             stage=stage,
             lake=lake,
             max_tokens=max_tokens,
@@ -164,6 +188,7 @@ def evaluate(
             problem_field=problem_field,
             answer_field=answer_field,
             instruction=instruction,
+            extraction=extraction,
             save_samples=save_samples,
         )
     )

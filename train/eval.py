@@ -1,21 +1,23 @@
-"""`train eval`: the paper's evaluation protocol on one benchmark, one row appended to LAKE/evals.
+"""`train eval`: the paper's evaluation protocol on one or more benchmarks, one row per benchmark in LAKE/evals.
 
-Every sampled response also goes to LAKE/eval_samples (with its extracted answer and verdict), so that
-"which levels, which problems, what kind of mistake" is a SQL query rather than a re-run.
+Benchmarks are registered names (`math500`, `aime24`, ..., see `curate benchmarks`), comma lists, `all`, or
+files (problemsets.registry). Each is evaluated under its own protocol unless the command line overrides
+it: k samples per problem (64 for AIME, 8 otherwise), temperature 0.6, top-p 0.95, 32,768 tokens, the
+boxed instruction after the problem. Responses come from a backend (hf: a local checkpoint; vllm; openai:
+any OpenAI-compatible endpoint through the same client the teachers use) and are scored by reward's
+Verifier in the `lenient` extraction mode by default.
 
-Protocol: the boxed-answer instruction after the problem, temperature 0.6, top-p 0.95, k samples per
-problem through synth's teacher backends (hf, or vllm), each scored by reward/'s Verifier.
-pass@1 is the share of correct samples averaged over problems (= pass@1 averaged over the k samples);
-maj@k is correct when the most frequent extracted answer (exact string after stripping; ties go to
-the first seen) is a correct one.
+For each benchmark the row holds pass@1 with its standard error over problems, the unbiased pass@k for
+k = 1, 2, 4, ..., k, maj@k and the eval fingerprint (train/eval_fingerprint.py). Every sampled response
+also goes to LAKE/eval_samples (with its extracted answer and verdict), so that "which levels, which
+problems, what kind of mistake" is a SQL query rather than a re-run. Nothing is written until every
+benchmark has been scored: a bad input or a failure leaves the lake as it was.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,190 +26,302 @@ import pyarrow as pa
 from lakehouse.errors import UserError
 from lakehouse.schema import EVAL_SAMPLES, EVALS
 from lakehouse.store import Lake
+from problemsets.registry import Benchmark, resolve
+from reward.extract import EXTRACTION_MODES
 from synth.teachers.base import DEFAULT_INSTRUCTION, SampleRequest
+from train import eval_fingerprint as fp
+from train.eval_metrics import maj_at_k, pass_at_1, pass_at_k, standard_error
+
+BACKENDS = ("hf", "vllm", "openai")
 
 
 @dataclass
 class EvalConfig:
-    model: str
-    benchmark: str  # FILE.jsonl | FILE.parquet | builtin:FAMILY | hf:NAME[:SPLIT]
-    samples: int = 8
-    n: int | None = None  # problems: required for builtin sources, at most this many for files
+    model: str  # a checkpoint directory or hub id (hf, vllm); the served model name (openai)
+    benchmark: str = (
+        "math500"  # names, a comma list, all, FILE.jsonl|.parquet, hf:NAME[:SPLIT], builtin:FAMILY
+    )
+    samples: int | None = None  # k; None: each benchmark's own (64 for AIME, 8 otherwise)
+    n: int | None = (
+        None  # problems: required for builtin sources, at most this many (seeded sample) otherwise
+    )
     seed: int = 0
-    backend: str = "hf"  # hf | vllm
+    backend: str = "hf"  # hf | vllm | openai
+    base_url: str | None = None  # openai backend: the endpoint (e.g. a `vllm serve`), None: api.openai.com
+    api_key_env: str = "OPENAI_API_KEY"  # openai backend: the variable holding the key (never logged)
+    concurrency: int = 16  # openai backend: requests in flight
     stage: str | None = None  # recorded in evals.stage; default: the model directory's name
     lake: Path = Path("lake")
-    temperature: float = 0.6
-    top_p: float = 0.95
-    max_tokens: int = 32768  # the paper's budget; capped by the model's context for the hf backend
+    temperature: float | None = None  # None: the benchmark's protocol (0.6)
+    top_p: float | None = None  # None: the benchmark's (0.95)
+    max_tokens: int | None = None  # None: the benchmark's (32,768); capped by the model's context for hf
     batch_size: int = 64
     problem_field: str | None = None
     answer_field: str | None = None
-    instruction: str = DEFAULT_INSTRUCTION
+    instruction: str | None = None  # None: the benchmark's, else the project's boxed instruction
+    extraction: str = "lenient"  # lenient | strict (reward.extract)
     verify_timeout_s: float = 5.0
     save_samples: bool = True  # every response to LAKE/eval_samples
     progress: bool = True
+    # problem source options (problemsets.SourceOptions)
+    exclude: list[Path] = field(default_factory=list)
+    levels: tuple[int, ...] = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How one benchmark is sampled: its registered protocol with the command line's overrides."""
+
+    k: int
+    temperature: float
+    top_p: float
+    max_tokens: int
+    instruction: str
+
+
+@dataclass
+class BenchmarkResult:
+    benchmark: Benchmark
+    protocol: Protocol
+    problems: list[dict]
+    completions: dict[tuple[str, int], tuple[str, str]]  # (problem_id, sample_idx) -> (text, finish)
+    correct: list[list[bool]]  # per problem, per sample
+    preds: list[list[str | None]]
+    fingerprint: fp.Fingerprint
+    row: dict = field(default_factory=dict)
 
 
 @dataclass
 class EvalResult:
-    row: dict
-    correct: list[list[bool]] = field(default_factory=list)  # per problem, per sample
-    preds: list[list[str | None]] = field(default_factory=list)
+    rows: list[dict]
+    results: list[BenchmarkResult]
+
+    @property
+    def row(self) -> dict:  # the only row of a one-benchmark evaluation
+        return self.rows[0]
+
+    @property
+    def correct(self) -> list[list[bool]]:
+        return self.results[0].correct
+
+    @property
+    def preds(self) -> list[list[str | None]]:
+        return self.results[0].preds
 
 
 def main(cfg: EvalConfig) -> EvalResult:
-    if cfg.samples < 1:
+    check(cfg)
+    benchmarks = resolve(cfg.benchmark)
+    loaded = [(b, protocol_for(cfg, b), load_benchmark(cfg, b)) for b in benchmarks]  # bad input fails here
+    lake = Lake(cfg.lake)  # a lake path that is a file fails before any sampling
+    earlier = lake.read("evals").to_pylist() if lake.has("evals") else []
+    backend = make_backend(cfg)
+    try:
+        identity = model_identity(cfg)
+        results = [evaluate(cfg, backend, identity, *item) for item in loaded]
+    finally:
+        backend.close()
+    created = datetime.now(timezone.utc)
+    for r in results:
+        r.row = evals_row(cfg, r, created)
+    if cfg.save_samples:  # before the evals rows: a crash in between leaves no row pointing at nothing
+        samples = [s for r in results for s in sample_rows(r)]
+        lake.write("eval_samples", pa.Table.from_pylist(samples, schema=EVAL_SAMPLES))
+    rows = [r.row for r in results]
+    lake.write("evals", pa.Table.from_pylist(rows, schema=EVALS))
+    print(report(results, earlier, cfg))
+    return EvalResult(rows=rows, results=results)
+
+
+def check(cfg: EvalConfig) -> None:
+    """Bad options are one-line errors before anything loads."""
+    if cfg.samples is not None and cfg.samples < 1:
         raise UserError(f"--samples must be >= 1, got {cfg.samples}")
-    problems = load_benchmark(cfg)
-    completions = sample(cfg, problems)
-    correct, preds = score(cfg, problems, completions)
-    row = evals_row(cfg, problems, correct, preds)
-    lake = Lake(cfg.lake)
-    if cfg.save_samples:  # before the evals row: a crash in between leaves no row pointing at nothing
-        lake.write(
-            "eval_samples",
-            pa.Table.from_pylist(
-                sample_rows(row, problems, completions, correct, preds), schema=EVAL_SAMPLES
-            ),
-        )
-    lake.write("evals", pa.Table.from_pylist([row], schema=EVALS))
-    print(
-        f"eval: {row['benchmark']} n={row['n']} k={row['k']}: pass@1 {row['pass_at_1']:.4f}, "
-        f"maj@{row['k']} {row['maj_at_k']:.4f} ({row['model']}, stage {row['stage']}); row appended to {cfg.lake}/evals"
+    if cfg.n is not None and cfg.n < 1:
+        raise UserError(f"--n must be >= 1, got {cfg.n}")
+    if cfg.max_tokens is not None and cfg.max_tokens < 1:
+        raise UserError(f"--max-tokens must be >= 1, got {cfg.max_tokens}")
+    if cfg.temperature is not None and cfg.temperature < 0:
+        raise UserError(f"--temperature must be >= 0, got {cfg.temperature}")
+    if cfg.top_p is not None and not 0 < cfg.top_p <= 1:
+        raise UserError(f"--top-p must be in (0, 1], got {cfg.top_p}")
+    if cfg.backend not in BACKENDS:
+        raise UserError(f"unknown backend {cfg.backend!r} ({' | '.join(BACKENDS)})")
+    if cfg.extraction not in EXTRACTION_MODES:
+        raise UserError(f"--extraction must be one of {', '.join(EXTRACTION_MODES)}, got {cfg.extraction!r}")
+    if cfg.batch_size < 1 or cfg.concurrency < 1:
+        raise UserError("--batch-size and --concurrency must be >= 1")
+    if cfg.backend != "openai" and not Path(cfg.model).exists() and "/" not in cfg.model:
+        raise UserError(f"model {cfg.model!r} not found")
+
+
+def protocol_for(cfg: EvalConfig, b: Benchmark) -> Protocol:
+    return Protocol(
+        k=cfg.samples if cfg.samples is not None else b.k,
+        temperature=cfg.temperature if cfg.temperature is not None else b.temperature,
+        top_p=cfg.top_p if cfg.top_p is not None else b.top_p,
+        max_tokens=cfg.max_tokens if cfg.max_tokens is not None else b.max_tokens,
+        instruction=cfg.instruction
+        if cfg.instruction is not None
+        else (b.instruction or DEFAULT_INSTRUCTION),
     )
-    return EvalResult(row=row, correct=correct, preds=preds)
 
 
-def load_benchmark(cfg: EvalConfig) -> list[dict]:
-    from synth.problems import ProblemsConfig
-    from synth.sources import load_problems
+def load_benchmark(cfg: EvalConfig, b: Benchmark | None = None) -> list[dict]:
+    """The problems rows of one benchmark (the first of cfg.benchmark when b is None)."""
+    from problemsets import load_problems
 
-    pcfg = ProblemsConfig(
-        source=cfg.benchmark,
-        n=cfg.n,
-        seed=cfg.seed,
-        problem_field=cfg.problem_field,
-        answer_field=cfg.answer_field,
-    )
-    problems = load_problems(cfg.benchmark, pcfg).to_pylist()
+    b = b if b is not None else resolve(cfg.benchmark)[0]
+    problems = load_problems(b.problems_source, cfg).to_pylist()
     if not problems:
-        raise UserError(f"{cfg.benchmark}: no problems to evaluate")
+        raise UserError(f"{b.name}: no problems to evaluate")
     return problems
 
 
-def requests_for(cfg: EvalConfig, problems: Sequence[dict], max_tokens: int) -> list[SampleRequest]:
+def requests_for(protocol: Protocol, seed: int, problems: list[dict], max_tokens: int) -> list[SampleRequest]:
     return [
         SampleRequest(
             problem_id=p["problem_id"],
             sample_idx=j,
-            messages=[{"role": "user", "content": f"{p['problem']}\n{cfg.instruction}"}],
+            messages=[{"role": "user", "content": f"{p['problem']}\n{protocol.instruction}"}],
             problem=p["problem"],
             answer=p["answer"],
             level=p["level"] or 0,
-            temperature=cfg.temperature,
-            top_p=cfg.top_p,
+            temperature=protocol.temperature,
+            top_p=protocol.top_p,
             max_tokens=max_tokens,
-            seed=_seed(cfg.seed, p["problem_id"], j),
+            seed=_seed(seed, p["problem_id"], j),
         )
         for p in problems
-        for j in range(cfg.samples)
+        for j in range(protocol.k)
     ]
 
 
-def sample(cfg: EvalConfig, problems: list[dict]) -> dict[tuple[str, int], tuple[str, str]]:
+def evaluate(
+    cfg: EvalConfig, backend, identity: dict, b: Benchmark, protocol: Protocol, problems
+) -> BenchmarkResult:
+    protocol = replace(protocol, max_tokens=_max_tokens(protocol.max_tokens, backend))
+    completions = sample(
+        cfg, backend, requests_for(protocol, cfg.seed, problems, protocol.max_tokens), b.name
+    )
+    correct, preds = score(cfg, problems, completions, protocol.k)
+    fingerprint = fp.Fingerprint(
+        benchmark=b.name,
+        benchmark_hash=fp.benchmark_hash(problems),
+        prompt_template=fp.PROMPT_TEMPLATE,
+        instruction=protocol.instruction,
+        temperature=protocol.temperature,
+        top_p=protocol.top_p,
+        max_tokens=protocol.max_tokens,
+        seed=cfg.seed,
+        k=protocol.k,
+        extraction=cfg.extraction,
+        **identity,
+    )
+    return BenchmarkResult(b, protocol, problems, completions, correct, preds, fingerprint)
+
+
+def model_identity(cfg: EvalConfig) -> dict:
+    """The fingerprint's model-side inputs (hashed once per evaluation)."""
+    from reward.verify import verifier_name
+
+    local = cfg.backend in ("hf", "vllm")
+    model = cfg.model if not local or not Path(cfg.model).exists() else str(Path(cfg.model).resolve())
+    return {
+        "chat_template_hash": fp.chat_template_hash(cfg.model) if local else None,
+        "verifier": verifier_name(),
+        "backend": cfg.backend if cfg.backend != "openai" else f"openai:{_host(cfg.base_url)}",
+        "model": model,
+        "weights_hash": fp.weights_hash(cfg.model) if local else None,
+    }
+
+
+def _host(url: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc if url else "api.openai.com"
+
+
+def sample(cfg: EvalConfig, backend, requests: list[SampleRequest], name: str) -> dict:
     """(problem_id, sample_idx) -> (completion text, finish_reason)."""
+    from rich.console import Console
     from rich.progress import Progress
 
-    teacher = make_backend(cfg)
-    try:
-        requests = requests_for(cfg, problems, _max_tokens(cfg, teacher))
-        out: dict[tuple[str, int], tuple[str, str]] = {}
-        with Progress(disable=not cfg.progress, transient=True) as bar:
-            task = bar.add_task(f"sampling {len(requests)} responses", total=len(requests))
-            for req, c in teacher.generate(requests):
-                text = f"<think>{c.reasoning}</think>{c.completion}" if c.reasoning else c.completion
-                out[(req.problem_id, req.sample_idx)] = (text, c.finish_reason)
-                bar.advance(task)
-        return out
-    finally:
-        teacher.close()
+    out: dict[tuple[str, int], tuple[str, str]] = {}
+    console = Console(stderr=True)  # on a terminal only: stdout carries the table
+    with Progress(disable=not (cfg.progress and console.is_terminal), transient=True, console=console) as bar:
+        task = bar.add_task(f"{name}: sampling {len(requests)} responses", total=len(requests))
+        for req, c in backend.generate(requests):
+            if c.error is not None:
+                raise UserError(f"{name}: the backend failed on a request after its retries ({c.error})")
+            text = f"<think>{c.reasoning}</think>{c.completion}" if c.reasoning else c.completion
+            out[(req.problem_id, req.sample_idx)] = (text, c.finish_reason)
+            bar.advance(task)
+    return out
 
 
 def make_backend(cfg: EvalConfig):
     from synth.config import GenerateConfig
     from synth.teachers import make_teacher
 
-    if cfg.backend not in ("hf", "vllm"):
-        raise UserError(f"unknown backend {cfg.backend!r} (hf | vllm)")
-    if not Path(cfg.model).exists() and "/" not in cfg.model:
-        raise UserError(f"model {cfg.model!r} not found")
-    gen = GenerateConfig(seed=cfg.seed, batch_size=cfg.batch_size, progress=False, max_tokens=cfg.max_tokens)
+    gen = GenerateConfig(
+        seed=cfg.seed,
+        batch_size=cfg.batch_size,
+        progress=False,
+        base_url=cfg.base_url,
+        api_key_env=cfg.api_key_env,
+        concurrency=cfg.concurrency,
+    )
     return make_teacher(f"{cfg.backend}:{cfg.model}", gen)
 
 
-def _max_tokens(cfg: EvalConfig, teacher) -> int:
+def _max_tokens(budget: int, backend) -> int:
     """The hf backend cannot generate past the model's positions: cap the budget there."""
-    model = getattr(teacher, "model", None)
+    model = getattr(backend, "model", None)
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-    return min(cfg.max_tokens, limit // 2) if limit else cfg.max_tokens
+    return min(budget, limit // 2) if limit else budget
 
 
-def score(cfg: EvalConfig, problems: list[dict], completions: dict) -> tuple[list[list[bool]], list[list]]:
+def score(
+    cfg: EvalConfig, problems: list[dict], completions: dict, k: int
+) -> tuple[list[list[bool]], list[list]]:
     from reward.verify import Verifier
 
-    keys = [(p["problem_id"], j, p["answer"]) for p in problems for j in range(cfg.samples)]
-    with Verifier(timeout_s=cfg.verify_timeout_s) as verifier:
+    keys = [(p["problem_id"], j, p["answer"]) for p in problems for j in range(k)]
+    with Verifier(timeout_s=cfg.verify_timeout_s, extraction=cfg.extraction) as verifier:
         items = ((gold, *completions[(pid, j)]) for pid, j, gold in keys)
         verdicts = list(verifier.check_many(items, progress=cfg.progress))
-    k = cfg.samples
     correct = [[v.correct for v in verdicts[i * k : (i + 1) * k]] for i in range(len(problems))]
     preds = [[v.pred for v in verdicts[i * k : (i + 1) * k]] for i in range(len(problems))]
     return correct, preds
 
 
-def pass_at_1(correct: Sequence[Sequence[bool]]) -> float:
-    return sum(sum(c) / len(c) for c in correct) / len(correct)
-
-
-def majority_correct(preds: Sequence[str | None], correct: Sequence[bool]) -> bool:
-    """Is the most frequent answer (None = no answer, never voted) a correct one?"""
-    votes = Counter(p.strip() for p in preds if p is not None and p.strip())
-    if not votes:
-        return False
-    top = max(votes.values())
-    winner = next(p.strip() for p in preds if p is not None and p.strip() and votes[p.strip()] == top)
-    return any(ok for p, ok in zip(preds, correct, strict=True) if p is not None and p.strip() == winner)
-
-
-def maj_at_k(preds: Sequence[Sequence[str | None]], correct: Sequence[Sequence[bool]]) -> float:
-    return sum(majority_correct(p, c) for p, c in zip(preds, correct, strict=True)) / len(correct)
-
-
-def evals_row(cfg: EvalConfig, problems: list[dict], correct: list[list[bool]], preds: list[list]) -> dict:
-    from synth.sources import source_name
-
+def evals_row(cfg: EvalConfig, r: BenchmarkResult, created: datetime) -> dict:
     return {
         "model": cfg.model,
         "stage": cfg.stage or Path(cfg.model).name,
-        "benchmark": source_name(cfg.benchmark),
-        "k": cfg.samples,
-        "pass_at_1": pass_at_1(correct),
-        "maj_at_k": maj_at_k(preds, correct),
-        "n": len(problems),
-        "created_at": datetime.now(timezone.utc),
+        "benchmark": r.benchmark.name,
+        "k": r.protocol.k,
+        "pass_at_1": pass_at_1(r.correct),
+        "maj_at_k": maj_at_k(r.preds, r.correct),
+        "n": len(r.problems),
+        "created_at": created,
+        "pass_at_1_se": standard_error(r.correct),
+        "pass_at_k": json.dumps({str(k): v for k, v in pass_at_k(r.correct).items()}),
+        "extraction": cfg.extraction,
+        "fingerprint": r.fingerprint.digest(),
+        "protocol": r.fingerprint.protocol(),
+        "fingerprint_inputs": json.dumps(r.fingerprint.inputs(), sort_keys=True),
     }
 
 
-def sample_rows(
-    row: dict, problems: list[dict], completions: dict, correct: list[list[bool]], preds: list[list]
-) -> list[dict]:
-    """The eval_samples rows of one evaluation: its evals row's keys, then one row per response."""
-    keys = {k: row[k] for k in ("model", "stage", "benchmark", "created_at")}
+def sample_rows(r: BenchmarkResult) -> list[dict]:
+    """The eval_samples rows of one benchmark: its evals row's keys, then one row per response."""
+    keys = {k: r.row[k] for k in ("model", "stage", "benchmark", "created_at")}
     out = []
-    for p, oks, answers in zip(problems, correct, preds, strict=True):
+    for p, oks, answers in zip(r.problems, r.correct, r.preds, strict=True):
         for j, (ok, pred) in enumerate(zip(oks, answers, strict=True)):
-            text, finish = completions[(p["problem_id"], j)]
+            text, finish = r.completions[(p["problem_id"], j)]
             out.append(
                 {
                     **keys,
@@ -225,5 +339,58 @@ def sample_rows(
     return out
 
 
+def report(results: list[BenchmarkResult], earlier: list[dict], cfg: EvalConfig) -> str:
+    """The printed table (pass@1 ± s.e. per benchmark and overall), the fingerprints, and what makes this
+    evaluation incomparable to the lake's earlier rows of the same benchmarks."""
+    lines = [f"{'benchmark':<16}{'n':>6}{'k':>5}  {'pass@1':<16}{'maj@k':>7}  pass@k"]
+    for r in results:
+        row = r.row
+        ks = " ".join(f"@{k} {v:.3f}" for k, v in json.loads(row["pass_at_k"]).items())
+        lines.append(
+            f"{row['benchmark']:<16}{row['n']:>6}{row['k']:>5}  {_pm(row['pass_at_1'], row['pass_at_1_se']):<16}"
+            f"{row['maj_at_k']:>7.3f}  {ks}"
+        )
+    if len(results) > 1:
+        pooled = [c for r in results for c in r.correct]
+        lines.append(
+            f"{'overall':<16}{len(pooled):>6}{'':>5}  {_pm(pass_at_1(pooled), standard_error(pooled))}"
+        )
+    for r in results:
+        lines.append(
+            f"fingerprint {r.row['benchmark']}: {r.row['fingerprint']} (protocol {r.row['protocol']})"
+        )
+        lines.extend(_comparisons(r, earlier))
+    stage = results[0].row["stage"]
+    lines.append(
+        f"eval: {len(results)} benchmark(s), model {cfg.model}, stage {stage}, extraction {cfg.extraction}; "
+        f"{len(results)} row(s) appended to {cfg.lake}/evals"
+    )
+    return "\n".join(lines)
+
+
+def _pm(mean: float, se: float | None) -> str:
+    return f"{mean:.3f} ± {se:.3f}" if se is not None else f"{mean:.3f} ± n/a"
+
+
+def _comparisons(r: BenchmarkResult, earlier: list[dict]) -> list[str]:
+    same = [e for e in earlier if e["benchmark"] == r.row["benchmark"]]
+    if not same:
+        return []
+    repeats = sum(e.get("fingerprint") == r.row["fingerprint"] for e in same)
+    other = [e for e in same if e.get("protocol") != r.row["protocol"]]
+    lines = [f"  {repeats} earlier row(s) of {r.row['benchmark']} share this fingerprint"] if repeats else []
+    if other:
+        last = other[-1]
+        theirs = json.loads(last["fingerprint_inputs"]) if last.get("fingerprint_inputs") else {}
+        diff = fp.differences(r.fingerprint.inputs(), theirs) if theirs else ["no fingerprint recorded"]
+        lines.append(
+            f"  not comparable with {len(other)} earlier row(s) of {r.row['benchmark']} "
+            f"(e.g. stage {last['stage']}): differs in {', '.join(diff)}"
+        )
+    return lines
+
+
 def _seed(seed: int, problem_id: str, sample_idx: int) -> int:
+    import hashlib
+
     return int(hashlib.sha256(f"{seed}:{problem_id}:{sample_idx}".encode()).hexdigest()[:8], 16)

@@ -30,10 +30,10 @@ from fractions import Fraction
 
 from lakehouse.errors import UserError
 from lakehouse.ids import stable_hash
+from problemsets.families import FAMILIES
+from problemsets.families.base import Family
+from problemsets.families.work import SIGN, SLIP, Fault, Work, latex, num, slip
 from synth.config import GenerateConfig
-from synth.sources.families import FAMILIES
-from synth.sources.families.base import Family
-from synth.sources.families.work import SIGN, SLIP, Fault, Work, latex, num, slip
 from synth.teachers.base import Completion, SampleRequest
 
 CHARS_PER_TOKEN = 4

@@ -91,6 +91,6 @@ def benchmark_file(folder: Path, name: str, items: list[str], field: str = "prob
 
 def config(root: Path, benchmarks: list[Path], near_dup: bool = False) -> CurateConfig:
     cfg = CurateConfig(lake=root, verify=False, progress=False)
-    cfg.decontam.benchmarks = benchmarks
+    cfg.decontam.benchmarks = [str(b) for b in benchmarks] or ["all"]  # [] = the registered sets
     cfg.dedup.near_dup = near_dup
     return cfg

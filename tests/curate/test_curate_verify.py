@@ -95,7 +95,7 @@ def test_each_verdict_matches_its_plan(lake):
         assert (v["status"] == "truncated") == (p.finish_reason == "length")
         statuses[v["status"]] += 1
     assert statuses["ok"] > 0 and set(statuses) <= {"ok", "no_answer", "truncated"}
-    assert {v["verifier"] for v in verdicts} == {verifier_name()}
+    assert {v["verifier"] for v in verdicts} == {f"{verifier_name()}/strict"}
 
 
 def test_incremental_only_new_traces(lake):

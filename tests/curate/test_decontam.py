@@ -20,7 +20,7 @@ from lakehouse.errors import UserError
 from lakehouse.ids import problem_id
 from lakehouse.schema import PROBLEMS
 from lakehouse.store import Lake
-from synth.sources import builtin
+from problemsets import builtin
 
 # (benchmark, item index): verbatim copies; the *_REFORMATTED ones are retyped (see reformat()).
 VERBATIM = [("math500", 0), ("math500", 1), ("math500", 17), ("aime24", 0), ("aime25", 3)]
@@ -52,8 +52,10 @@ def hidden(benchmarks_dir):
 def test_planted_items_are_found_and_attributed(hidden, benchmarks_dir):
     problems, planted = hidden
     cfg = DecontamConfig()
-    benchmarks = [load_benchmark(p) for p in cfg.benchmark_files()]
-    assert {b.name for b in benchmarks} >= {"math500", "aime24", "aime25", "gsm8k_test"}
+    benchmarks = [load_benchmark(b) for b in cfg.benchmark_sets()]  # the default: all registered sets
+    assert [b.name for b in benchmarks] == [
+        "math500", "aime24", "aime25", "amc23", "gsm8k", "minerva", "olympiadbench"
+    ]  # fmt: skip
     found = find_contaminated(problems.select(["problem_id", "problem"]), BenchmarkIndex(benchmarks, 13))
     assert {r["problem_id"]: (r["benchmark"], r["item"]) for r in found.to_pylist()} == planted
 
@@ -72,7 +74,7 @@ def test_short_items_match_only_whole(tmp_path):
 def test_report_counts_and_examples(hidden, benchmarks_dir):
     problems, planted = hidden
     cfg = DecontamConfig(examples=2)
-    benchmarks = [load_benchmark(p) for p in cfg.benchmark_files()]
+    benchmarks = [load_benchmark(b) for b in cfg.benchmark_sets()]
     found = find_contaminated(problems.select(["problem_id", "problem"]), BenchmarkIndex(benchmarks, 13))
     report = {r["benchmark"]: r for r in build_report(found, problems, benchmarks, cfg).to_pylist()}
     assert {b: (r["items"], r["matched"]) for b, r in report.items() if r["matched"]} == {
@@ -80,7 +82,7 @@ def test_report_counts_and_examples(hidden, benchmarks_dir):
         "aime24": (30, 2),
         "aime25": (30, 2),
     }
-    assert report["gsm8k_test"]["matched"] == 0 and report["gsm8k_test"]["items"] == 1319
+    assert report["gsm8k"]["matched"] == 0 and report["gsm8k"]["items"] == 1319
     examples = json.loads(report["aime24"]["examples"])
     aime = items(benchmarks_dir, "aime24")
     expected = sorted((pid, aime[i]) for pid, (b, i) in planted.items() if b == "aime24")
@@ -96,7 +98,7 @@ def test_contaminated_problems_are_dropped_in_the_funnel(hidden, benchmarks_dir,
     problems, planted = hidden
     lake = Lake(tmp_path / "lake")
     lake.write("problems", problems)
-    cfg = config(lake.root, [])  # the real benchmark files
+    cfg = config(lake.root, [])  # the default: every registered benchmark
     matches = steps.update_decontam(lake, steps.read_problems(lake), cfg, State(lake))
     assert sorted(steps.contaminated(matches).column("problem_id").to_pylist()) == sorted(planted)
     assert lake.read("decontam").num_rows == problems.num_rows  # every problem checked once

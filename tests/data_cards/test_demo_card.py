@@ -14,6 +14,7 @@ from datasets import load_dataset
 from huggingface_hub import DatasetCard
 
 from lakehouse.sql import connect
+from problemsets.registry import registry
 
 BIN = Path(sys.executable).parent
 VIEWS = ["mid", "sft", "dpo", "rl"]
@@ -61,12 +62,12 @@ def test_demo_card_numbers_match_sql_over_the_lake(demo):
         assert f"| `{step}` | {unit} | {n_in:,} | {n_out:,} | {dropped} |" in lines
 
 
-def test_demo_card_reports_decontamination_against_the_real_benchmarks(demo, benchmarks_dir):
+def test_demo_card_reports_decontamination_against_the_real_benchmarks(demo):
     _, out = demo
     text = (out / "README.md").read_text()
-    for path in sorted(benchmarks_dir.glob("*.jsonl")):
-        items = sum(1 for line in path.read_text().splitlines() if line.strip())
-        assert f"| `{path.stem}` | {items:,} | 0 | - |" in text
+    for b in registry().values():  # every registered set, counted from its file
+        items = sum(1 for line in Path(b.file).read_text().splitlines() if line.strip())
+        assert f"| `{b.name}` | {items:,} | 0 | - |" in text
     assert (
         "Training problems were checked for 13-gram overlap (normalised words) with each benchmark; none matched."
         in text

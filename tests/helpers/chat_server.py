@@ -74,6 +74,7 @@ class ChatServer:
     `hold_after`: requests after the first `hold_after` hang until `release()`.
     `api_key`: when set, any other key is refused with 401.
     `script`: per (prompt, seed), the fault of attempt 1, 2, ... (None: answer); beyond it, `faults`.
+    `answers`: per prompt, the visible text of choice 0, 1, ... (an evaluation test's scripted model).
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class ChatServer:
         hold_after: int | None = None,
         api_key: str | None = None,
         port: int = 0,
+        answers: dict[str, list[str]] | None = None,
     ):
         self.faults = faults or FaultMix()
         self.latency_s = latency_s
@@ -99,6 +101,7 @@ class ChatServer:
         self.hold_after = hold_after
         self.api_key = api_key
         self.port = port
+        self.answers = dict(answers or {})
         self.state = ServerState()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -199,7 +202,11 @@ class ChatServer:
             self.state.faults[fault] += 1
             return await self._inject(request, fault, body, key)
         n = 1 if self.n_mode == "ignore" else n
-        return await self._send(request, _answer(body, n, key, self.faults.length, self.reasoning), key)
+        payload = _answer(body, n, key, self.faults.length, self.reasoning)
+        if prompt in self.answers:
+            for choice in payload["choices"]:
+                choice["message"] = {"role": "assistant", "content": self.answers[prompt][choice["index"]]}
+        return await self._send(request, payload, key)
 
     async def _send(self, request: web.Request, payload: dict, key) -> web.StreamResponse:
         data = json.dumps(payload).encode()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from reward.extract import extract_answer, has_think_block, last_boxed, normalize_gold, split_reasoning
+from tests.conftest import BENCHMARKS
 
-BENCH = Path("/work/shared/benchmarks")
+BENCH = BENCHMARKS
 
 LAST_BOXED = [
     ("\\boxed{5}", "5"),
@@ -86,6 +86,20 @@ EXTRACT = [
     ("\x00\x01\xff binary junk \x7f", None),
 ]
 
+# The two named modes on the same responses: strict needs a box; lenient reads phrases and the last expression.
+MODES = [
+    # response, strict, lenient
+    ("<think>x</think>So \\boxed{4}.", "4", "4"),
+    ("<think>work \\boxed{3}</think>The answer is 5.", "3", "5"),  # lenient: the visible phrase first
+    ("I think the answer is definitely \\(8000\\).", None, "8000"),  # the phrase's math, not its words
+    ("The answer is definitely 8000.", None, "8000"),
+    ("so the answer is probably $x = 5$, I believe", None, "x = 5"),
+    ("Adding them we get $12$ apples, then $15$ in all", None, "15"),  # the last math span
+    ("Adding them we get 12 apples and then 15 pears", None, "15"),  # else the last number
+    ("I don't know", None, None),
+    ("<think>never finished", None, None),
+]
+
 GOLD = [
     ("27.0", "27"),
     (27.0, "27"),
@@ -135,6 +149,17 @@ def test_has_think_block(text, expected):
 @pytest.mark.parametrize(("text", "expected"), EXTRACT)
 def test_extract_answer(text, expected):
     assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize(("text", "strict", "lenient"), MODES)
+def test_extraction_modes(text, strict, lenient):
+    assert (extract_answer(text, "strict"), extract_answer(text, "lenient")) == (strict, lenient)
+    assert extract_answer(text) == lenient  # the default mode
+
+
+def test_unknown_extraction_mode_is_refused():
+    with pytest.raises(ValueError, match="extraction mode must be one of"):
+        extract_answer("\\boxed{1}", "loose")
 
 
 @pytest.mark.parametrize(("raw", "expected"), GOLD)

@@ -17,8 +17,9 @@ from math_verify import parse, verify
 
 from reward.extract import extract_answer, normalize_gold
 from reward.verify import Verifier
+from tests.conftest import BENCHMARKS
 
-BENCH = Path("/work/shared/benchmarks")
+BENCH = BENCHMARKS
 
 
 def _golds() -> list[str]:

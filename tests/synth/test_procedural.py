@@ -17,11 +17,11 @@ import pytest
 from math_verify import parse, verify
 
 from lakehouse.errors import UserError
+from problemsets.builtin import generate
+from problemsets.families import FAMILIES
+from problemsets.families.work import Work, latex
 from reward.extract import extract_answer, split_reasoning
 from synth.config import GenerateConfig
-from synth.sources.builtin import generate
-from synth.sources.families import FAMILIES
-from synth.sources.families.work import Work, latex
 from synth.teachers import make_teacher
 from synth.teachers.base import SampleRequest
 from synth.teachers.procedural import MODES, P_CORRECT, ProceduralTeacher, plan
@@ -233,7 +233,7 @@ def test_gold_answers_are_latex_of_exact_values():
 
 DIGEST = """
 import hashlib, sys
-from synth.sources.builtin import generate
+from problemsets.builtin import generate
 from synth.teachers.procedural import plan
 h = hashlib.sha256()
 for row in generate("builtin:arith", 70, seed=2).rows:

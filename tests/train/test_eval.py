@@ -9,7 +9,8 @@ import pytest
 from lakehouse.sql import connect
 from lakehouse.store import Lake
 from tests.conftest import cli
-from train.eval import EvalConfig, load_benchmark, main, maj_at_k, majority_correct, pass_at_1
+from train.eval import EvalConfig, load_benchmark, main
+from train.eval_metrics import maj_at_k, majority_correct, pass_at_1
 
 
 def chain_eval(model, lake, n: int, samples: int, **options) -> EvalConfig:

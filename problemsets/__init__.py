@@ -1,8 +1,10 @@
-"""Problem sources: the builtin generator and importers for JSONL, parquet and HF datasets.
+"""Problem sets: the builtin generator, the shipped benchmark sets (registry.py) and importers for JSONL,
+parquet and HF datasets.
 
-`load(source, cfg)` returns the rows a source gives for a `ProblemsConfig` (duplicates dropped and
-counted, excluded problems removed, at most `n` kept) as a `Loaded`; `load_problems` returns them
-as a `problems` table.
+`load(source, cfg)` returns the rows a source gives for its options (`SourceOptions`: duplicates dropped and
+counted, excluded problems removed, at most `n` kept) as a `Loaded`; `load_problems` returns them as a
+`problems` table. Sources: `builtin:FAMILY`, `bench:NAME` (a registered benchmark), FILE.jsonl,
+FILE.parquet, `hf:NAME[:SPLIT]`.
 """
 
 from __future__ import annotations
@@ -11,17 +13,26 @@ import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pyarrow as pa
 
 from lakehouse.errors import UserError
 from lakehouse.schema import PROBLEMS
-from synth.sources import builtin
-from synth.sources.records import detect_fields, to_row
+from problemsets import builtin
+from problemsets.records import detect_fields, to_row
+from problemsets.registry import Benchmark, resolve
 
-if TYPE_CHECKING:
-    from synth.problems import ProblemsConfig
+
+class SourceOptions(Protocol):
+    """What a source is loaded with (synth's ProblemsConfig, train's EvalConfig carry these)."""
+
+    n: int | None  # builtin: how many (required); imports: at most this many, sampled by seed
+    seed: int
+    problem_field: str | None
+    answer_field: str | None
+    exclude: list[Path]
+    levels: tuple[int, ...]
 
 
 @dataclass
@@ -32,11 +43,11 @@ class Loaded:
     capped: list[str] = field(default_factory=list)  # builtin cells that ran out of distinct problems
 
 
-def load_problems(source: str, cfg: ProblemsConfig) -> pa.Table:
+def load_problems(source: str, cfg: SourceOptions) -> pa.Table:
     return pa.Table.from_pylist(load(source, cfg).rows, schema=PROBLEMS)
 
 
-def load(source: str, cfg: ProblemsConfig) -> Loaded:
+def load(source: str, cfg: SourceOptions) -> Loaded:
     if cfg.n is not None and cfg.n < 1:
         raise UserError(f"--n must be >= 1, got {cfg.n}")
     exclude = excluded_ids(cfg.exclude)
@@ -45,17 +56,31 @@ def load(source: str, cfg: ProblemsConfig) -> Loaded:
             raise UserError("--n is required for builtin sources (how many problems to generate)")
         result = builtin.generate(source, cfg.n, cfg.seed, tuple(cfg.levels), frozenset(exclude))
         return Loaded(rows=result.rows, excluded=len(result.excluded), capped=result.capped)
-    records = read_records(source)
-    loaded = _dedup(_rows(records, source, cfg.problem_field, cfg.answer_field), exclude)
+    bench = benchmark_of(source)
+    fields = (cfg.problem_field or bench.problem_field, cfg.answer_field or bench.answer_field)
+    rows = _rows(read_records(bench.file), source, *fields, normalise=bench.normalise)
+    loaded = _dedup(rows, exclude)
+    if bench.size is not None and len(loaded.rows) + loaded.duplicates + loaded.excluded != bench.size:
+        got = len(loaded.rows) + loaded.duplicates + loaded.excluded
+        raise UserError(f"{bench.file}: benchmark {bench.name} should hold {bench.size} rows, has {got}")
     if cfg.n is not None and cfg.n < len(loaded.rows):
         keep = sorted(random.Random(cfg.seed).sample(range(len(loaded.rows)), cfg.n))
         loaded.rows = [loaded.rows[i] for i in keep]
     return loaded
 
 
+def benchmark_of(source: str) -> Benchmark:
+    """`bench:NAME` -> its registry entry; a file or hf: source -> an entry with detected fields."""
+    if not source.startswith("bench:"):
+        return Benchmark(name=source_name(source), file=source, registered=False)
+    if "," in source or source == "bench:all":
+        raise UserError(f"{source}: one benchmark per source (import several with several commands)")
+    return resolve(source)[0]
+
+
 def read_records(source: str) -> Iterator[tuple[str, dict]]:
-    from synth.sources.files import read_jsonl, read_parquet
-    from synth.sources.hf import read_hf
+    from problemsets.files import read_jsonl, read_parquet
+    from problemsets.hf import read_hf
 
     if source.startswith("hf:"):
         return read_hf(source)
@@ -65,25 +90,29 @@ def read_records(source: str) -> Iterator[tuple[str, dict]]:
     if path.suffix == ".parquet":
         return read_parquet(path)
     raise UserError(
-        f"unknown source {source!r}: expected builtin:arith, builtin:FAMILY, FILE.jsonl, FILE.parquet "
-        "or hf:NAME[:SPLIT]"
+        f"unknown source {source!r}: expected builtin:arith, builtin:FAMILY, bench:NAME, FILE.jsonl, "
+        "FILE.parquet or hf:NAME[:SPLIT]"
     )
 
 
 def source_name(source: str) -> str:
     """What `problems.source` records: the file name for files (no local directories), else the spec."""
-    return source if source.startswith(("hf:", "builtin:")) else Path(source).name
+    return source if source.startswith(("hf:", "builtin:", "bench:")) else Path(source).name
 
 
 def _rows(
-    records: Iterable[tuple[str, dict]], source: str, problem_field: str | None, answer_field: str | None
+    records: Iterable[tuple[str, dict]],
+    source: str,
+    problem_field: str | None,
+    answer_field: str | None,
+    normalise: str = "gold",
 ) -> Iterator[dict]:
     fields = None
     name = source_name(source)
     for where, record in records:
         if fields is None:  # detected once, from the first record: every later one must match
             fields = detect_fields(record, problem_field, answer_field, where)
-        yield to_row(record, fields, name, where)
+        yield to_row(record, fields, name, where, normalise=normalise)
 
 
 def _dedup(rows: Iterable[dict], exclude: set[str]) -> Loaded:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from synth.sources.families.base import Family
-from synth.sources.families.work import Work, num, operand
+from problemsets.families.base import Family
+from problemsets.families.work import Work, num, operand
 
 # level -> (coefficient bound, whether the solution may be fractional)
 _SHAPE = {1: (5, False), 2: (6, False), 3: (12, False), 4: (15, True), 5: (25, True)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from synth.sources.families.base import Family
-from synth.sources.families.work import Work
+from problemsets.families.base import Family
+from problemsets.families.work import Work
 
 # level -> (modulus range, exponent range)
 _SHAPE = {1: ((5, 13), (2, 4)), 2: ((7, 19), (5, 9)), 3: ((11, 31), (10, 20)), 4: ((13, 50), (21, 50))}

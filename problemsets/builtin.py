@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from lakehouse.errors import UserError
 from lakehouse.ids import problem_id, stable_hash
-from synth.sources.families import FAMILIES, LEVELS
-from synth.sources.families.work import Work, latex
+from problemsets.families import FAMILIES, LEVELS
+from problemsets.families.work import Work, latex
 
 MIN_MISSES = 2000  # consecutive duplicates/exclusions before a cell is declared exhausted
 

@@ -6,8 +6,8 @@ import math
 import random
 from fractions import Fraction
 
-from synth.sources.families.base import Family, join_ops
-from synth.sources.families.work import Work, num, operand
+from problemsets.families.base import Family, join_ops
+from problemsets.families.work import Work, num, operand
 
 _OPS = {1: "+-", 2: "+-", 3: "+-×", 4: "+-×÷", 5: "+-×÷"}
 

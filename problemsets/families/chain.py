@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from synth.sources.families.base import Family
-from synth.sources.families.work import Work
+from problemsets.families.base import Family
+from problemsets.families.work import Work
 
 TERMS = {1: (2, 3), 2: (4, 4), 3: (5, 6), 4: (7, 8), 5: (9, 10)}  # level -> number of digits
 MULTIPLIERS = (3, 7, 9)

@@ -19,9 +19,9 @@ from sympy.parsing.sympy_parser import (
 
 from lakehouse.errors import UserError
 from lakehouse.ids import problem_id
-from synth.sources.builtin import generate
-from synth.sources.families import FAMILIES, LEVELS
-from synth.sources.families.chain import MULTIPLIERS, TERMS
+from problemsets.builtin import generate
+from problemsets.families import FAMILIES, LEVELS
+from problemsets.families.chain import MULTIPLIERS, TERMS
 
 TRANSFORMS = (*standard_transformations, implicit_multiplication_application)
 

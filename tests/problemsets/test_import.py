@@ -14,8 +14,8 @@ import pytest
 
 from lakehouse.errors import UserError
 from lakehouse.store import Lake
+from problemsets import load, load_problems
 from synth.problems import ProblemsConfig, main
-from synth.sources import load, load_problems
 from tests.conftest import cli
 
 # file, rows, gold answer of the first row (each file stores its gold differently)

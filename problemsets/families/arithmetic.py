@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from synth.sources.families.base import Family, join_ops
-from synth.sources.families.work import Work, operand
+from problemsets.families.base import Family, join_ops
+from problemsets.families.work import Work, operand
 
 _HIGH = {1: 20, 2: 50, 3: 100, 4: 200, 5: 500}
 _OPS = {1: "+-", 2: "+-*", 3: "+-*/", 4: "+-*/", 5: "+-*/"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from synth.sources.families.base import Family
-from synth.sources.families.work import Work, num, operand
+from problemsets.families.base import Family
+from problemsets.families.work import Work, num, operand
 
 # level -> (coefficient bound, constant bound, parenthesised groups)
 _SHAPE = {1: (9, 20, 0), 2: (12, 30, 0), 3: (9, 15, 1), 4: (12, 25, 2), 5: (15, 30, 2)}

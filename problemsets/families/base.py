@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from synth.sources.families.work import Work
+from problemsets.families.work import Work
 
 
 @dataclass(frozen=True)

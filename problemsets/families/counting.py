@@ -6,8 +6,8 @@ import math
 import random
 from fractions import Fraction
 
-from synth.sources.families.base import Family
-from synth.sources.families.work import Work, num
+from problemsets.families.base import Family
+from problemsets.families.work import Work, num
 
 _PEOPLE = ("students", "players", "friends", "volunteers", "engineers")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from synth.sources.families import arithmetic, chain, counting, fraction, linear, modular, system
-from synth.sources.families.base import Family
+from problemsets.families import arithmetic, chain, counting, fraction, linear, modular, system
+from problemsets.families.base import Family
 
 FAMILIES: dict[str, Family] = {
     m.FAMILY.name: m.FAMILY for m in (arithmetic, fraction, linear, system, modular, counting, chain)

@@ -47,10 +47,10 @@ def _pick(record: Mapping, chosen: str | None, candidates: tuple[str, ...], role
     raise UserError(f"{where}: no {role} field (looked for {looked}); name it with --{role}-field")
 
 
-def to_row(record: Mapping, fields: FieldMap, source: str, where: str) -> dict:
+def to_row(record: Mapping, fields: FieldMap, source: str, where: str, normalise: str = "gold") -> dict:
     problem = _problem_text(record, fields.problem, where)
     raw = record.get(fields.answer)
-    answer = _gold(raw, fields.answer, where)
+    answer = _gold(raw, fields.answer, where, normalise)
     return {
         "problem_id": problem_id(problem),
         "source": source,
@@ -73,7 +73,7 @@ def _problem_text(record: Mapping, name: str, where: str) -> str:
     return value
 
 
-def _gold(raw: object, name: str, where: str) -> str:
+def _gold(raw: object, name: str, where: str, normalise: str = "gold") -> str:
     if raw is None:
         raise UserError(f"{where}: missing field {name!r}")
     scalar = (str, int, float)
@@ -84,10 +84,14 @@ def _gold(raw: object, name: str, where: str) -> str:
         raise UserError(
             f"{where}: field {name!r} must be a string, a number or a list of them, got {type(raw).__name__}"
         )
-    answer = normalize_gold(raw).strip()
+    answer = (normalize_gold(raw) if normalise == "gold" else _as_text(raw)).strip()
     if not answer:
         raise UserError(f"{where}: field {name!r} holds no answer")
     return answer
+
+
+def _as_text(raw: object) -> str:
+    return ", ".join(map(str, raw)) if isinstance(raw, list) else str(raw)
 
 
 def _domain(record: Mapping) -> str | None:
