@@ -40,6 +40,13 @@ class DecontamConfig:
     benchmarks: list[str] = field(default_factory=lambda: ["all"])
     n_gram: int = 13  # words; a benchmark item shorter than this must match a training problem whole
     examples: int = 3  # example pairs kept per benchmark in the report
+    # The rule (measured on MATH train + AIME 1983-2023 against the shipped sets; docs/decontamination.md):
+    # an n-gram held by more than `max_item_df` benchmark items is boilerplate and carries no evidence; a
+    # problem is contaminated when it holds at least `min_coverage` of a benchmark item's other n-grams,
+    # or shares one of them and its word sequence is at least `min_similarity` alike (difflib ratio).
+    max_item_df: int = 2
+    min_coverage: float = 0.5
+    min_similarity: float = 0.75
 
     def benchmark_sets(self) -> list[Benchmark]:
         return resolve(self.benchmarks)

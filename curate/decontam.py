@@ -1,13 +1,23 @@
-"""Decontamination: word n-gram overlap (13-gram default) between training problems and benchmark items.
+"""Decontamination: which training problems copy (or closely rephrase) a benchmark item.
 
-Texts are compared as normalised word sequences (ngrams.py: lower case, words = runs of letters and
-digits, so `$x^2$` and `\\(x^2\\)` agree). A benchmark item shorter than n words is one n-gram of its
-whole sequence, which matches a training problem with exactly the same words. A contaminated problem is
-attributed to the benchmark it shares most n-grams with (ties: the earlier file).
+Texts are compared as normalised word sequences (ngrams.py: lower case; runs of letters and runs of digits
+are separate words, so `$x^2$`, `\\(x^2\\)` and `15a` / `15 a` agree). A single shared 13-gram is no evidence
+on real problem sets: boilerplate such as AIME's "... where m and n are relatively prime positive integers.
+Find m+n." is longer than 13 words. So:
+
+1. an n-gram that more than `max_item_df` benchmark items hold is boilerplate and is ignored;
+2. a training problem is a candidate for every item it shares one of the remaining n-grams with;
+3. it is contaminated by the candidate it covers best when it holds at least `min_coverage` of that item's
+   n-grams, or when their word sequences are at least `min_similarity` alike (difflib's ratio: a copy with
+   a retyped term keeps few whole 13-grams of a short item but nearly all of its words in order).
+
+A benchmark item shorter than n words is one n-gram of its whole sequence, which matches a training
+problem with exactly the same words. The report keeps example pairs with the n-grams they share.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -19,7 +29,7 @@ from rich.console import Console
 from rich.progress import track
 
 from curate.config import DecontamConfig
-from curate.ngrams import NgramHasher
+from curate.ngrams import NgramHasher, words
 from lakehouse.errors import UserError
 from problemsets import read_records, registry
 from problemsets.records import PROBLEM_FIELDS  # the importer's field mapping
@@ -69,8 +79,9 @@ def load_benchmark(entry: registry.Benchmark | Path | str) -> Benchmark:
 
 
 def config_key(benchmarks: list[Benchmark], cfg: DecontamConfig) -> str:
-    """Identifies the index: n and every benchmark's items. A changed set means a fresh check."""
-    h = hashlib.sha256(f"ngrams-v1 n={cfg.n_gram}".encode())
+    """Identifies the index: the rule's settings and every benchmark's items. A change means a fresh check."""
+    rule = f"ngrams-v2 n={cfg.n_gram} df={cfg.max_item_df} cov={cfg.min_coverage} sim={cfg.min_similarity}"
+    h = hashlib.sha256(rule.encode())
     for b in benchmarks:
         h.update(b.name.encode() + b"\0")
         for item in b.items:
@@ -78,27 +89,39 @@ def config_key(benchmarks: list[Benchmark], cfg: DecontamConfig) -> str:
     return h.hexdigest()[:16]
 
 
-class BenchmarkIndex:
-    """Sorted n-gram hashes of every benchmark item, with (benchmark, item) owners."""
+@dataclass(frozen=True)
+class Match:
+    bench: int  # index into the index's benchmarks
+    item: int
+    coverage: float  # share of the item's informative n-grams the problem holds
+    similarity: float | None  # word-sequence ratio, when coverage alone did not decide
 
-    def __init__(self, benchmarks: list[Benchmark], n: int):
+
+class BenchmarkIndex:
+    """Sorted informative n-gram hashes of every benchmark item, with their (benchmark, item) owners."""
+
+    def __init__(self, benchmarks: list[Benchmark], n: int, cfg: DecontamConfig | None = None):
         self.benchmarks = benchmarks
-        self.hasher = NgramHasher(n)
-        grams, bench, item = [], [], []
-        for b_idx, b in enumerate(benchmarks):
-            for i_idx, text in enumerate(b.items):
-                h = np.unique(self.hasher.hashes(text))
-                grams.append(h)
-                bench.append(np.full(h.size, b_idx, dtype=np.int64))
-                item.append(np.full(h.size, i_idx, dtype=np.int64))
-        g = np.concatenate(grams) if grams else np.zeros(0, dtype=np.uint64)
-        b_arr = np.concatenate(bench) if bench else np.zeros(0, dtype=np.int64)
-        i_arr = np.concatenate(item) if item else np.zeros(0, dtype=np.int64)
-        order = np.lexsort((i_arr, b_arr, g))
-        self.grams, self.bench, self.item = g[order], b_arr[order], i_arr[order]
+        self.cfg = cfg or DecontamConfig(n_gram=n)
+        self.hasher = NgramHasher(n, split_digits=True)
+        self._offsets = np.cumsum([0] + [len(b.items) for b in benchmarks])
+        per_item = [np.unique(self.hasher.hashes(text)) for b in benchmarks for text in b.items]
+        g = np.concatenate(per_item) if per_item else np.zeros(0, dtype=np.uint64)
+        owner = np.repeat(np.arange(len(per_item), dtype=np.int64), [h.size for h in per_item])
+        # boilerplate: an n-gram several items hold (each item's hashes are unique, so counts are items)
+        uniq, inverse, df = np.unique(g, return_inverse=True, return_counts=True)
+        keep = df[inverse] <= self.cfg.max_item_df
+        g, owner = g[keep], owner[keep]
+        self.informative = np.bincount(owner, minlength=len(per_item))  # per item
+        order = np.lexsort((owner, g))
+        self.grams, self.owner = g[order], owner[order]
 
     def match(self, text: str) -> tuple[int, int] | None:
-        """(benchmark index, item index) this text overlaps most, or None."""
+        """(benchmark index, item index) this text copies, or None."""
+        found = self.match_detail(text)
+        return None if found is None else (found.bench, found.item)
+
+    def match_detail(self, text: str) -> Match | None:
         h = np.unique(self.hasher.hashes(text))
         if h.size == 0 or self.grams.size == 0:
             return None
@@ -107,18 +130,55 @@ class BenchmarkIndex:
         hit = hi > lo
         if not hit.any():
             return None
-        # every (benchmark, item) owning each matched n-gram
-        owners = np.concatenate([np.arange(a, b) for a, b in zip(lo[hit], hi[hit], strict=True)])
-        pairs = np.stack([self.bench[owners], self.item[owners]], axis=1)
-        bench_ids, bench_counts = np.unique(pairs[:, 0], return_counts=True)
-        best_bench = bench_ids[np.argmax(bench_counts)]  # argmax takes the first (earliest file) on ties
-        items = pairs[pairs[:, 0] == best_bench, 1]
-        item_ids, item_counts = np.unique(items, return_counts=True)
-        return int(best_bench), int(item_ids[np.argmax(item_counts)])
+        owners = np.concatenate([self.owner[a:b] for a, b in zip(lo[hit], hi[hit], strict=True)])
+        items, shared = np.unique(owners, return_counts=True)
+        coverage = shared / np.maximum(self.informative[items], 1)
+        # best covered first; ties: more shared n-grams, then the earlier benchmark and item
+        for k in np.lexsort((items, -shared, -coverage))[:_CANDIDATES]:
+            flat = int(items[k])
+            if coverage[k] >= self.cfg.min_coverage:
+                return self._match(flat, float(coverage[k]), None)
+            similarity = word_similarity(text, self._text(flat))
+            if similarity >= self.cfg.min_similarity:
+                return self._match(flat, float(coverage[k]), similarity)
+        return None
+
+    def _match(self, flat: int, coverage: float, similarity: float | None) -> Match:
+        bench = int(np.searchsorted(self._offsets, flat, side="right") - 1)
+        return Match(bench, flat - int(self._offsets[bench]), coverage, similarity)
+
+    def _text(self, flat: int) -> str:
+        bench = int(np.searchsorted(self._offsets, flat, side="right") - 1)
+        return self.benchmarks[bench].items[flat - int(self._offsets[bench])]
+
+
+_CANDIDATES = 5  # items a problem is compared with word by word, best covered first
+_MAX_WORDS = 4000  # longer texts are compared on their first words: bounded work per pair
+
+
+def word_similarity(a: str, b: str) -> float:
+    """difflib's ratio of the two normalised word sequences (1.0: the same words in the same order)."""
+    wa, wb = words(a, split_digits=True)[:_MAX_WORDS], words(b, split_digits=True)[:_MAX_WORDS]
+    return difflib.SequenceMatcher(None, wa, wb, autojunk=False).ratio()
+
+
+def shared_ngrams(a: str, b: str, n: int, limit: int = 3) -> list[str]:
+    """Up to `limit` n-grams (as text) the two share, in b's order: what the report shows as evidence."""
+    wa, wb = words(a, split_digits=True), words(b, split_digits=True)
+    n = min(n, len(wa), len(wb)) or 1
+    mine = {tuple(wa[i : i + n]) for i in range(len(wa) - n + 1)}
+    out: list[str] = []
+    for i in range(len(wb) - n + 1):
+        gram = tuple(wb[i : i + n])
+        if gram in mine and " ".join(gram) not in out:
+            out.append(" ".join(gram))
+            if len(out) == limit:
+                break
+    return out
 
 
 def find_contaminated(problems: pa.Table, index: BenchmarkIndex, progress: bool = False) -> pa.Table:
-    """MATCHES rows for the problems (problem_id, problem) that overlap a benchmark."""
+    """MATCHES rows for the problems (problem_id, problem) that copy a benchmark item."""
     out = {"problem_id": [], "benchmark": [], "item": []}
     pairs = zip(
         problems.column("problem_id").to_pylist(), problems.column("problem").to_pylist(), strict=True
@@ -155,6 +215,7 @@ def build_report(
                 "problem_id": r["problem_id"],
                 "problem": text_of.get(r["problem_id"]),
                 "benchmark_item": b.items[r["item"]],
+                "shared": shared_ngrams(text_of.get(r["problem_id"]) or "", b.items[r["item"]], cfg.n_gram),
             }
             for r in mine[: cfg.examples]
         ]

@@ -49,8 +49,9 @@ def exact_duplicates(con: duckdb.DuckDBPyConnection, table: str, key_col: str) -
 
 
 def near_duplicates(problems: pa.Table, cfg: DedupConfig, work_dir: Path) -> pa.Table:
-    """MinHash near-duplicates among `problems` (problem_id, problem): (problem_id, kept_id), one kept
-    problem per cluster. Runs datatrove's four stages on `cfg.executor` under `work_dir`."""
+    """MinHash near-duplicates among `problems` (problem_id, problem[, answer]): (problem_id, kept_id), one
+    kept problem per cluster. Runs datatrove's four stages on `cfg.executor` under `work_dir`. With an
+    answer column, a pair whose gold answers differ is not a duplicate."""
     if problems.num_rows < 2:
         return NEAR.empty_table()
     shutil.rmtree(work_dir, ignore_errors=True)
@@ -61,9 +62,31 @@ def near_duplicates(problems: pa.Table, cfg: DedupConfig, work_dir: Path) -> pa.
         _launch(cfg, stages, work_dir)
     found = _collect(work_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
+    if "answer" in problems.column_names:
+        found = _keep_if_same_answer(found, problems)
     if cfg.same_math_tokens:
         found = _keep_if_same_math_tokens(found, problems)
     return found
+
+
+def _keep_if_same_answer(found: pa.Table, problems: pa.Table) -> pa.Table:
+    """Two problems with different gold answers are never duplicates of each other, however alike their
+    words ("product of the roots" / "sum of the roots"; `88 \\div 4 \\div 2` / `88 \\div (4 \\div 2)`).
+    Answers compare as text without spaces: an equal value written differently keeps both (the safe side)."""
+    answer = dict(
+        zip(problems.column("problem_id").to_pylist(), problems.column("answer").to_pylist(), strict=True)
+    )
+
+    def norm(a):
+        return None if a is None else "".join(str(a).split())
+
+    keep = [
+        norm(answer[a]) == norm(answer[b])
+        for a, b in zip(
+            found.column("problem_id").to_pylist(), found.column("kept_id").to_pylist(), strict=True
+        )
+    ]
+    return found.filter(pa.array(keep, pa.bool_()))
 
 
 def math_tokens(text: str) -> list[str]:

@@ -23,6 +23,12 @@ _P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2^64
 _P_INV = np.uint64(pow(0x100000001B3, -1, 1 << 64))
 _WORD_BYTE = np.zeros(256, dtype=bool)
 _WORD_BYTE[[*range(ord("a"), ord("z") + 1), *range(ord("0"), ord("9") + 1), *range(0x80, 0x100)]] = True
+# With split_digits, digits and letters are different word classes: `15a` is the two words `15 a`, as
+# `15 a^{2}` is (decontamination must see the same words however a benchmark typesets a term).
+_BYTE_CLASS = np.zeros(256, dtype=np.int8)
+_BYTE_CLASS[[*range(ord("a"), ord("z") + 1), *range(0x80, 0x100)]] = 1
+_BYTE_CLASS[ord("0") : ord("9") + 1] = 2
+_WORD_SPLIT_DIGITS = re.compile(r"[^\W\d_]+|\d+")
 
 
 def word_text(text: str, norm_numbers: bool = False) -> str:
@@ -41,9 +47,9 @@ def word_text(text: str, norm_numbers: bool = False) -> str:
     return _NON_ASCII_SEPARATOR.sub(" ", text)
 
 
-def words(text: str, norm_numbers: bool = False) -> list[str]:
+def words(text: str, norm_numbers: bool = False, split_digits: bool = False) -> list[str]:
     """The normalised word sequence (for inspection, reports and tests)."""
-    return _WORD.findall(word_text(text, norm_numbers))
+    return (_WORD_SPLIT_DIGITS if split_digits else _WORD).findall(word_text(text, norm_numbers))
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -61,11 +67,12 @@ class NgramHasher:
     yields one hash of its whole word sequence, so short texts still take part (matching only a text
     with exactly the same words). Deterministic across processes and machines."""
 
-    def __init__(self, n: int, seed: int = 1, norm_numbers: bool = False):
+    def __init__(self, n: int, seed: int = 1, norm_numbers: bool = False, split_digits: bool = False):
         if n < 1:
             raise ValueError(f"n-gram size must be >= 1, got {n}")
         self.n = n
         self.norm_numbers = norm_numbers
+        self.split_digits = split_digits
         rng = np.random.default_rng(seed)
         self._gram_w = rng.integers(1, 1 << 63, size=n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
         self._pow = np.ones(1, dtype=np.uint64)
@@ -90,11 +97,13 @@ class NgramHasher:
         [s, e) hashes to (S[e] - S[s]) * P^e = sum c_k * P^(e-k), which does not depend on where the
         word sits in the text."""
         data = np.frombuffer(word_text(text, self.norm_numbers).encode(), dtype=np.uint8)
-        edges = np.diff(_WORD_BYTE[data].view(np.int8), prepend=np.int8(0), append=np.int8(0))
-        starts = np.flatnonzero(edges == 1)
+        if self.split_digits:
+            starts, ends = _class_runs(_BYTE_CLASS[data])
+        else:
+            edges = np.diff(_WORD_BYTE[data].view(np.int8), prepend=np.int8(0), append=np.int8(0))
+            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
         if starts.size == 0:
             return np.zeros(0, dtype=np.uint64)
-        ends = np.flatnonzero(edges == -1)
         inv_pow, pow_ = self._powers(data.size + 1)
         prefix = np.zeros(data.size + 1, dtype=np.uint64)
         np.cumsum(data.astype(np.uint64) * inv_pow[: data.size], out=prefix[1:])
@@ -110,3 +119,12 @@ class NgramHasher:
             self._inv_pow = np.cumprod(inv, dtype=np.uint64)
             self._pow = np.cumprod(fwd, dtype=np.uint64)
         return self._inv_pow, self._pow
+
+
+def _class_runs(cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[start, end) of every run of equal non-zero classes (0 separates)."""
+    padded = np.concatenate([np.zeros(1, np.int8), cls, np.zeros(1, np.int8)])
+    change = np.flatnonzero(padded[1:] != padded[:-1])  # index i: class changes between byte i-1 and i
+    starts = change[padded[1:][change] != 0]
+    ends = change[padded[:-1][change] != 0]
+    return starts, ends

@@ -54,7 +54,9 @@ def update_dedup(lake: Lake, problems: pa.Table, cfg: CurateConfig, state: State
     if cfg.dedup.near_dup:
         dropped = set(exact.column("row").to_pylist())
         rest = problems.filter(pa.array([r not in dropped for r in problems.column("row").to_pylist()]))
-        near = near_duplicates(rest.select(["problem_id", "problem"]), cfg.dedup, lake.root / "_minhash_work")
+        near = near_duplicates(
+            rest.select(["problem_id", "problem", "answer"]), cfg.dedup, lake.root / "_minhash_work"
+        )
         row_of = dict(zip(rest.column("problem_id").to_pylist(), rest.column("row").to_pylist(), strict=True))
         rows += [
             {
@@ -81,7 +83,7 @@ def update_decontam(lake: Lake, problems: pa.Table, cfg: CurateConfig, state: St
     seen = set(checked.column("problem_id").to_pylist())
     todo = _distinct_problems(problems, exclude=seen)
     if todo.num_rows or fresh:
-        index = decontam.BenchmarkIndex(benchmarks, cfg.decontam.n_gram)
+        index = decontam.BenchmarkIndex(benchmarks, cfg.decontam.n_gram, cfg.decontam)
         new = _with_clean_rows(todo, decontam.find_contaminated(todo, index, cfg.progress))
         checked = pa.concat_tables([checked, new])
         lake.replace("decontam", [checked]) if fresh else lake.write("decontam", new)

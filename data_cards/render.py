@@ -313,7 +313,9 @@ def _decontamination(stats: CardStats) -> list[str]:
     unit = f"{'/'.join(map(str, sizes))}-gram" if sizes else "n-gram"
     matched = sum(d.matched for d in stats.decontam)
     lines += [
-        f"Training problems were checked for {unit} overlap (normalised words) with each benchmark; "
+        f"Training problems were checked for {unit} overlap (normalised words; n-grams that several "
+        "benchmark items share are boilerplate and ignored; a match must cover half of an item's n-grams or "
+        "follow its words closely) with each benchmark; "
         + (
             f"{matched:,} matched and were dropped (reason `contaminated:<benchmark>` in the funnel)."
             if matched
@@ -331,7 +333,9 @@ def _decontamination(stats: CardStats) -> list[str]:
 def _example(ex) -> str:
     """A (training problem, benchmark item) pair, shortened; other shapes as compact JSON."""
     if isinstance(ex, dict) and "problem" in ex and "benchmark_item" in ex:
-        return f"“{_clip(ex['problem'], 70)}” ≈ “{_clip(ex['benchmark_item'], 70)}”"
+        pair = f"“{_clip(ex['problem'], 70)}” ≈ “{_clip(ex['benchmark_item'], 70)}”"
+        shared = ex.get("shared") or []
+        return pair + (f" (shares “{_clip(shared[0], 60)}”)" if shared else "")
     return _clip(ex if isinstance(ex, str) else json.dumps(ex, ensure_ascii=False, default=str), 160)
 
 

@@ -23,6 +23,8 @@ from problemsets import builtin
 from problemsets.records import detect_fields, to_row
 from problemsets.registry import Benchmark, resolve
 
+BAD_ROW_POLICIES = ("error", "skip")
+
 
 class SourceOptions(Protocol):
     """What a source is loaded with (synth's ProblemsConfig, train's EvalConfig carry these)."""
@@ -33,6 +35,8 @@ class SourceOptions(Protocol):
     answer_field: str | None
     exclude: list[Path]
     levels: tuple[int, ...]
+    level_field: str | None  # None: detected (level, difficulty)
+    on_bad_row: str  # error: the first bad row stops the import; skip: counted and reported (file:line)
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Loaded:
     duplicates: int = 0  # same problem_id as an earlier row of this source
     excluded: int = 0  # in an --exclude set
     capped: list[str] = field(default_factory=list)  # builtin cells that ran out of distinct problems
+    skipped: list[str] = field(default_factory=list)  # "file:line: reason" of bad rows (on_bad_row skip)
 
 
 def load_problems(source: str, cfg: SourceOptions) -> pa.Table:
@@ -56,10 +61,17 @@ def load(source: str, cfg: SourceOptions) -> Loaded:
             raise UserError("--n is required for builtin sources (how many problems to generate)")
         result = builtin.generate(source, cfg.n, cfg.seed, tuple(cfg.levels), frozenset(exclude))
         return Loaded(rows=result.rows, excluded=len(result.excluded), capped=result.capped)
+    if cfg.on_bad_row not in BAD_ROW_POLICIES:
+        raise UserError(f"--on-bad-row must be one of {', '.join(BAD_ROW_POLICIES)}, got {cfg.on_bad_row!r}")
     bench = benchmark_of(source)
     fields = (cfg.problem_field or bench.problem_field, cfg.answer_field or bench.answer_field)
-    rows = _rows(read_records(bench.file), source, *fields, normalise=bench.normalise)
+    skipped: list[str] | None = [] if cfg.on_bad_row == "skip" else None
+    records = read_records(bench.file, skipped)
+    rows = _rows(
+        records, source, *fields, normalise=bench.normalise, level_field=cfg.level_field, skipped=skipped
+    )
     loaded = _dedup(rows, exclude)
+    loaded.skipped = skipped or []
     if bench.size is not None and len(loaded.rows) + loaded.duplicates + loaded.excluded != bench.size:
         got = len(loaded.rows) + loaded.duplicates + loaded.excluded
         raise UserError(f"{bench.file}: benchmark {bench.name} should hold {bench.size} rows, has {got}")
@@ -78,7 +90,9 @@ def benchmark_of(source: str) -> Benchmark:
     return resolve(source)[0]
 
 
-def read_records(source: str) -> Iterator[tuple[str, dict]]:
+def read_records(source: str, skipped: list[str] | None = None) -> Iterator[tuple[str, dict]]:
+    """(where, record) of a file or dataset; with a `skipped` list, malformed lines go there instead of
+    stopping the read."""
     from problemsets.files import read_jsonl, read_parquet
     from problemsets.hf import read_hf
 
@@ -86,7 +100,7 @@ def read_records(source: str) -> Iterator[tuple[str, dict]]:
         return read_hf(source)
     path = Path(source)
     if path.suffix == ".jsonl":
-        return read_jsonl(path)
+        return read_jsonl(path, skipped)
     if path.suffix == ".parquet":
         return read_parquet(path)
     raise UserError(
@@ -106,13 +120,21 @@ def _rows(
     problem_field: str | None,
     answer_field: str | None,
     normalise: str = "gold",
+    level_field: str | None = None,
+    skipped: list[str] | None = None,
 ) -> Iterator[dict]:
+    """Problems rows; a bad row stops the import, or (with a `skipped` list) is recorded there and passed."""
     fields = None
     name = source_name(source)
     for where, record in records:
         if fields is None:  # detected once, from the first record: every later one must match
-            fields = detect_fields(record, problem_field, answer_field, where)
-        yield to_row(record, fields, name, where, normalise=normalise)
+            fields = detect_fields(record, problem_field, answer_field, where, level_field)
+        try:
+            yield to_row(record, fields, name, where, normalise=normalise)
+        except UserError as e:
+            if skipped is None:
+                raise
+            skipped.append(str(e))
 
 
 def _dedup(rows: Iterable[dict], exclude: set[str]) -> Loaded:

@@ -16,8 +16,9 @@ def _check_file(path: Path) -> None:
         raise UserError(f"{path}: not a file")
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[str, dict]]:
-    """(`file:line`, record) for every non-blank line; malformed lines and empty files are errors."""
+def read_jsonl(path: Path, skipped: list[str] | None = None) -> Iterator[tuple[str, dict]]:
+    """(`file:line`, record) for every non-blank line; malformed lines and empty files are errors (with a
+    `skipped` list, a malformed line is recorded there and passed)."""
     _check_file(path)
     seen = False
     try:
@@ -29,9 +30,11 @@ def read_jsonl(path: Path) -> Iterator[tuple[str, dict]]:
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as e:
-                    raise UserError(f"{where}: malformed JSON ({e.msg})") from None
+                    _bad(f"{where}: malformed JSON ({e.msg})", skipped)
+                    continue
                 if not isinstance(record, dict):
-                    raise UserError(f"{where}: expected a JSON object, got {type(record).__name__}")
+                    _bad(f"{where}: expected a JSON object, got {type(record).__name__}", skipped)
+                    continue
                 seen = True
                 yield where, record
     except UnicodeDecodeError:
@@ -54,3 +57,9 @@ def read_parquet(path: Path) -> Iterator[tuple[str, dict]]:
         raise UserError(f"{path}: empty file (no rows)")
     for i, record in enumerate(table.to_pylist(), 1):
         yield f"{path}: row {i}", record
+
+
+def _bad(message: str, skipped: list[str] | None) -> None:
+    if skipped is None:
+        raise UserError(message)
+    skipped.append(message)

@@ -18,6 +18,7 @@ from reward.extract import normalize_gold
 PROBLEM_FIELDS = ("problem", "question", "prompt", "query")
 ANSWER_FIELDS = ("answer", "final_answer", "solution")
 DOMAIN_FIELDS = ("domain", "subject", "type", "subfield")
+LEVEL_FIELDS = ("level", "difficulty")
 _LEVEL = re.compile(r"(?:level\s*)?(\d+)", re.IGNORECASE)
 
 
@@ -25,15 +26,23 @@ _LEVEL = re.compile(r"(?:level\s*)?(\d+)", re.IGNORECASE)
 class FieldMap:
     problem: str
     answer: str
+    level: str | None = None  # None: the record has no level/difficulty field
 
 
 def detect_fields(
-    record: Mapping, problem_field: str | None, answer_field: str | None, where: str
+    record: Mapping,
+    problem_field: str | None,
+    answer_field: str | None,
+    where: str,
+    level_field: str | None = None,
 ) -> FieldMap:
     """The fields to read, from the user's choice or the first common name present in `record`."""
+    if level_field and level_field not in record:
+        raise UserError(f"{where}: no field {level_field!r} (--level-field)")
     return FieldMap(
         problem=_pick(record, problem_field, PROBLEM_FIELDS, "problem", where),
         answer=_pick(record, answer_field, ANSWER_FIELDS, "answer", where),
+        level=level_field or next((f for f in LEVEL_FIELDS if f in record), None),
     )
 
 
@@ -57,7 +66,7 @@ def to_row(record: Mapping, fields: FieldMap, source: str, where: str, normalise
         "problem": problem,
         "answer": answer,
         "domain": _domain(record),
-        "level": _level(record.get("level")),
+        "level": _level(record.get(fields.level)) if fields.level else None,
         "meta": _meta(record, fields, raw, answer),
     }
 
@@ -103,11 +112,14 @@ def _domain(record: Mapping) -> str | None:
 
 
 def _level(value: object) -> int | None:
-    """`3` or "Level 3" (the MATH dataset's style); anything else is unknown."""
+    """`3`, `3.0`, "3" or "Level 3" (the MATH dataset's style); a fractional difficulty (AIME's 4.25)
+    rounds to the nearest level; anything else is unknown."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and value == value and abs(value) < 1e6:
+        return int(value + 0.5) if value >= 0 else -int(-value + 0.5)
     if isinstance(value, str):
         m = _LEVEL.fullmatch(value.strip())
         return int(m.group(1)) if m else None

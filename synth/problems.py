@@ -30,6 +30,8 @@ class ProblemsConfig:
     answer_field: str | None = None  # default: answer, final_answer or solution
     exclude: list[Path] = field(default_factory=list)  # held-out lakes/files whose problems are skipped
     levels: tuple[int, ...] = LEVELS  # builtin levels to generate
+    level_field: str | None = None  # default: level or difficulty ("Level 3", 3, 3.0; 4.25 rounds to 4)
+    on_bad_row: str = "error"  # error | skip: a bad row (no answer, malformed line) is counted and reported
 
 
 def main(cfg: ProblemsConfig) -> str:
@@ -51,4 +53,7 @@ def summary(cfg: ProblemsConfig, written: int, in_lake: int, loaded, total: int)
     )
     if loaded.capped:
         line += f"; capped (no more distinct problems): {', '.join(loaded.capped)}"
+    if loaded.skipped:
+        line += f"; skipped {len(loaded.skipped)} bad row(s): {'; '.join(loaded.skipped[:3])}"
+        line += "; ..." if len(loaded.skipped) > 3 else ""
     return line

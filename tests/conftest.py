@@ -14,6 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "problemsets" / "data"  # the seven shipped sets (problemsets/data/SOURCES.md)
+FIXTURES = ROOT / "tests" / "fixtures"  # small slices of real data, sources in its README.md
 BIN = Path(sys.executable).parent
 
 

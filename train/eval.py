@@ -66,6 +66,8 @@ class EvalConfig:
     # problem source options (problemsets.SourceOptions)
     exclude: list[Path] = field(default_factory=list)
     levels: tuple[int, ...] = (1, 2, 3, 4, 5)
+    level_field: str | None = None
+    on_bad_row: str = "error"  # a benchmark with a bad row is not evaluated
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,14 @@ from typer.testing import CliRunner
 from curate import steps
 from curate.cli import app
 from curate.config import DecontamConfig
-from curate.decontam import BenchmarkIndex, build_report, find_contaminated, load_benchmark
+from curate.decontam import BenchmarkIndex, build_report, find_contaminated, load_benchmark, shared_ngrams
 from curate.state import State
 from lakehouse.errors import UserError
 from lakehouse.ids import problem_id
 from lakehouse.schema import PROBLEMS
 from lakehouse.store import Lake
 from problemsets import builtin
+from tests.conftest import FIXTURES
 
 # (benchmark, item index): verbatim copies; the *_REFORMATTED ones are retyped (see reformat()).
 VERBATIM = [("math500", 0), ("math500", 1), ("math500", 17), ("aime24", 0), ("aime25", 3)]
@@ -60,6 +61,15 @@ def test_planted_items_are_found_and_attributed(hidden, benchmarks_dir):
     assert {r["problem_id"]: (r["benchmark"], r["item"]) for r in found.to_pylist()} == planted
 
 
+NAMES = ["math500", "aime24", "aime25", "amc23", "gsm8k", "minerva", "olympiadbench"]
+
+
+@pytest.fixture(scope="module")
+def real_index():
+    cfg = DecontamConfig()
+    return BenchmarkIndex([load_benchmark(b) for b in cfg.benchmark_sets()], cfg.n_gram, cfg)
+
+
 def test_short_items_match_only_whole(tmp_path):
     short = "Compute $\\dbinom{31}{28}$."  # 4 words: shorter than the 13-gram
     path = benchmark_file(
@@ -89,9 +99,32 @@ def test_report_counts_and_examples(hidden, benchmarks_dir):
     text = dict(
         zip(problems.column("problem_id").to_pylist(), problems.column("problem").to_pylist(), strict=True)
     )
-    assert examples == [
+    assert [{k: v for k, v in e.items() if k != "shared"} for e in examples] == [
         {"problem_id": pid, "problem": text[pid], "benchmark_item": item} for pid, item in expected
     ]
+    assert all(len(e["shared"]) == 3 for e in examples)  # the evidence: n-grams both texts hold
+    assert examples[0]["shared"][0] == "there exist real numbers x and y both greater than 1 such that"
+
+
+def test_shared_ngrams_are_the_evidence_in_item_order():
+    a = "Let 15a be seven. Then what is b plus c?"
+    b = "Let $15 a$ be seven; then what is $b$ plus $d$?"
+    assert shared_ngrams(a, b, 4) == ["let 15 a be", "15 a be seven", "a be seven then"]
+    assert shared_ngrams(a, b, 4, limit=10)[-1] == "what is b plus"
+    assert shared_ngrams("x y", "x y", 13) == ["x y"]  # shorter than n: the whole sequence
+
+
+REAL = [json.loads(line) for line in (FIXTURES / "decontam_realdata.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("row", REAL, ids=[r["why"][:30] + " " + r["source"][-12:] for r in REAL])
+def test_real_problems_against_the_shipped_benchmarks(row, real_index):
+    """MATH train / AIME 1983-2023 rows (tests/fixtures/README.md): boilerplate and letter lists are no
+    evidence; copies (also one that writes `15a` where the benchmark writes `15 a^{2}`) and a same-stem
+    sibling are caught and attributed to their item."""
+    found = real_index.match(row["problem"])
+    expected = None if row["expect"] is None else (NAMES.index(row["expect"][0]), row["expect"][1])
+    assert found == expected
 
 
 def test_contaminated_problems_are_dropped_in_the_funnel(hidden, benchmarks_dir, tmp_path):

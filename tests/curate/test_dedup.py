@@ -13,6 +13,7 @@ import pytest
 from curate.config import DedupConfig
 from curate.dedup import exact_duplicates, math_tokens, near_duplicates
 from curate.minhash import MinhashParams, MinhashSigner, jaccard
+from tests.conftest import FIXTURES
 
 FILLERS = ["then", "also", "now", "here", "thus", "so", "still", "again"]
 
@@ -129,3 +130,25 @@ def test_parallel_workers_give_the_same_result(benchmarks_dir, tmp_path):
     one = near_duplicates(table, DedupConfig(tasks=1), tmp_path / "a")
     parallel = near_duplicates(table, DedupConfig(tasks=4, workers=2), tmp_path / "b")
     assert _pairs(one) == _pairs(parallel)
+
+
+def test_near_duplicates_with_different_gold_answers_are_kept(tmp_path):
+    """Five MinHash near-duplicate pairs from MATH train + AIME (tests/fixtures/README.md): three differ in
+    their gold answers (sum vs product of the roots, ...) and are different problems; two are rewordings."""
+    rows = [
+        json.loads(line) for line in (FIXTURES / "near_duplicates_realdata.jsonl").read_text().splitlines()
+    ]
+    table = pa.table(
+        {
+            "problem_id": [f"p{i}" for i in range(len(rows))],
+            "problem": [r["problem"] for r in rows],
+            "answer": [r["answer"] for r in rows],
+        }
+    )
+    without = near_duplicates(table.select(["problem_id", "problem"]), DedupConfig(), tmp_path / "a")
+    assert sorted(without.column("problem_id").to_pylist()) == ["p1", "p3", "p5", "p7", "p9"]
+    merged = near_duplicates(table, DedupConfig(), tmp_path / "b")
+    pairs = zip(merged.column("problem_id").to_pylist(), merged.column("kept_id").to_pylist(), strict=True)
+    assert sorted(pairs) == [
+        ("p7", "p6"), ("p9", "p8")
+    ]  # fmt: skip

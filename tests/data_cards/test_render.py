@@ -65,10 +65,12 @@ def test_card_numbers_are_the_lake_numbers(full):
         "`rl`: 5 prompts over 5 problems; teacher pass rate of its prompts 0.000–0.750 (mean 0.400); "
         "repeated rows are oversampled hard prompts." in lines
     )
-    assert "| `math500` | 500 | 1 | “Compute 9+0.” ≈ “Compute 9+0 now.” |" in lines
+    assert "| `math500` | 500 | 1 | “Compute 9+0.” ≈ “Compute 9+0 now.” (shares “compute 9 0”) |" in lines
     assert (
-        "Training problems were checked for 13-gram overlap (normalised words) with each benchmark; "
-        "1 matched and were dropped (reason `contaminated:<benchmark>` in the funnel)." in lines
+        "Training problems were checked for 13-gram overlap (normalised words; n-grams that several "
+        "benchmark items share are boilerplate and ignored; a match must cover half of an item's n-grams or "
+        "follow its words closely) with each benchmark; 1 matched and were dropped (reason `contaminated:<benchmark>` in the funnel)."
+        in lines
     )
     assert "6 verified problems, mean pass rate 0.500; 1 never solved, 1 always solved." in lines
     assert "| easy | 3 | 0.583 |" in lines

@@ -69,7 +69,12 @@ def test_funnel_decontam_and_provenance(stats):
         ("math500", 500, 1, 13),
     ]
     assert stats.decontam[1].examples == [
-        {"problem_id": "p9", "problem": "Compute 9+0.", "benchmark_item": "Compute 9+0 now."}
+        {
+            "problem_id": "p9",
+            "problem": "Compute 9+0.",
+            "benchmark_item": "Compute 9+0 now.",
+            "shared": ["compute 9 0"],
+        }
     ]
     assert stats.views[1].provenance["view"] == "sft"
     assert dict(stats.views[3].columns)["pass_rate"] == "DOUBLE"

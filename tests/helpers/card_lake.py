@@ -197,7 +197,14 @@ def _decontam() -> pa.Table:
             "examples": [
                 json.dumps([]),
                 json.dumps(
-                    [{"problem_id": "p9", "problem": "Compute 9+0.", "benchmark_item": "Compute 9+0 now."}]
+                    [
+                        {
+                            "problem_id": "p9",
+                            "problem": "Compute 9+0.",
+                            "benchmark_item": "Compute 9+0 now.",
+                            "shared": ["compute 9 0"],
+                        }
+                    ]
                 ),
             ],
             "n_gram": [13, 13],

@@ -16,7 +16,7 @@ from lakehouse.errors import UserError
 from lakehouse.store import Lake
 from problemsets import load, load_problems
 from synth.problems import ProblemsConfig, main
-from tests.conftest import cli
+from tests.conftest import FIXTURES, cli
 
 # file, rows, gold answer of the first row (each file stores its gold differently)
 BENCHMARKS = [
@@ -231,3 +231,41 @@ def test_cli_generates_builtin_problems(tmp_path):
     )
     assert done.stdout.startswith(f"problems: 70 new from builtin:arith into {lake}/problems (70 in total)")
     assert Lake(lake).rows("problems") == 70
+
+
+def test_bad_rows_stop_the_import_or_are_skipped_and_reported(tmp_path):
+    """Real MATH train rows (tests/fixtures/README.md): line 3 has `"answer": null`, line 5 `"answer": ""`."""
+    source = str(FIXTURES / "rllm_math_bad_rows.jsonl")
+    with pytest.raises(UserError, match=r"rllm_math_bad_rows.jsonl:3: missing field 'answer'$"):
+        load(source, ProblemsConfig(source=source))
+    loaded = load(source, ProblemsConfig(source=source, on_bad_row="skip"))
+    assert len(loaded.rows) == 4
+    assert [s.split(": ", 1)[0].rsplit("/", 1)[-1] for s in loaded.skipped] == [
+        "rllm_math_bad_rows.jsonl:3", "rllm_math_bad_rows.jsonl:5"
+    ]  # fmt: skip
+    assert [r["level"] for r in loaded.rows] == [5, 5, 3, 3]  # `difficulty` 5.0 / 3.0 is the level
+    bad = tmp_path / "broken.jsonl"
+    bad.write_text(GOOD + "\n{oops\nnull\n" + GOOD.replace("1+1", "2+2") + "\n")
+    loaded = load(str(bad), ProblemsConfig(source=str(bad), on_bad_row="skip"))
+    assert len(loaded.rows) == 2
+    assert loaded.skipped == [
+        f"{bad}:2: malformed JSON (Expecting property name enclosed in double quotes)",
+        f"{bad}:3: expected a JSON object, got NoneType",
+    ]
+    done = subprocess.run(
+        [cli("synth"), "problems", "--source", source, "--on-bad-row", "skip", "--lake", str(tmp_path / "lake")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "problems: 4 new from " in done.stdout and "; skipped 2 bad row(s): " in done.stdout
+    assert "rllm_math_bad_rows.jsonl:3: missing field 'answer'" in done.stdout
+
+
+def test_level_and_difficulty_fields_map_to_level():
+    source = str(FIXTURES / "rllm_aime_levels.jsonl")
+    rows = load(source, ProblemsConfig(source=source)).rows
+    assert [r["level"] for r in rows] == [4, 5, 3]  # difficulty 4.0, 5.25, 2.75: the nearest level
+    rows = load(source, ProblemsConfig(source=source, level_field="year")).rows
+    assert [r["level"] for r in rows] == [int(json.loads(r["meta"])["year"]) for r in rows]
+    with pytest.raises(UserError, match=r"rllm_aime_levels.jsonl:1: no field 'grade' \(--level-field\)"):
+        load(source, ProblemsConfig(source=source, level_field="grade"))
