@@ -144,19 +144,26 @@ def generate(
     Example:  synth generate --teacher procedural --samples 4 --run demo
               synth generate --teacher openai:deepseek-reasoner --base-url https://api.example.com/v1 --budget-usd 20
     """
+    from sampling.config import HFConfig, OpenAIConfig, VLLMConfig
     from synth.config import GenerateConfig
     from synth.generate import main
 
     cfg = GenerateConfig(
         lake=lake, teacher=teacher, run=run, samples=samples, temperature=temperature, top_p=top_p,
         max_tokens=max_tokens, seed=seed, limit=limit, shard=parse_shard(shard), system_prompt=system_prompt,
-        base_url=base_url, api_key_env=api_key_env, concurrency=concurrency, requests_per_min=requests_per_min,
-        tokens_per_min=tokens_per_min, max_retries=max_retries, request_timeout_s=request_timeout_s,
-        price_in=price_in, price_out=price_out, budget_usd=budget_usd, tensor_parallel_size=tensor_parallel_size,
-        batch_size=batch_size, executor=executor, tasks=tasks, workers=workers, slurm_partition=slurm_partition,
-        slurm_time=slurm_time, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task, dtype=dtype,
-        max_model_len=max_model_len, enforce_eager=enforce_eager, progress=progress, retry_base_s=retry_base_s,
-        retry_max_s=retry_max_s, use_n=use_n,
+        openai=OpenAIConfig(
+            base_url=base_url, api_key_env=api_key_env, concurrency=concurrency, requests_per_min=requests_per_min,
+            tokens_per_min=tokens_per_min, max_retries=max_retries, request_timeout_s=request_timeout_s,
+            price_in=price_in, price_out=price_out, budget_usd=budget_usd, retry_base_s=retry_base_s,
+            retry_max_s=retry_max_s, use_n=use_n,
+        ),
+        vllm=VLLMConfig(
+            tensor_parallel_size=tensor_parallel_size, batch_size=batch_size, dtype=dtype,
+            max_model_len=max_model_len, enforce_eager=enforce_eager,
+        ),
+        hf=HFConfig(batch_size=batch_size),
+        executor=executor, tasks=tasks, workers=workers, slurm_partition=slurm_partition,
+        slurm_time=slurm_time, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task, progress=progress,
     )  # fmt: skip
     if instruction is not None:
         cfg.instruction = instruction

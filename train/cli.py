@@ -16,7 +16,7 @@ import typer
 
 from lakehouse.cli import fail, user_errors
 from lakehouse.errors import UserError
-from synth.teachers.base import DEFAULT_INSTRUCTION
+from sampling.prompts import DEFAULT_INSTRUCTION
 
 USAGE = """usage: train {mid,sft,dpo,grpo,eval} [options]
 

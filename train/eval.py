@@ -24,7 +24,8 @@ import pyarrow as pa
 from lakehouse.errors import UserError
 from lakehouse.schema import EVAL_SAMPLES, EVALS
 from lakehouse.store import Lake
-from synth.teachers.base import DEFAULT_INSTRUCTION, SampleRequest
+from sampling.prompts import DEFAULT_INSTRUCTION, prompt_messages, sample_seed
+from sampling.types import SampleRequest
 
 
 @dataclass
@@ -101,14 +102,14 @@ def requests_for(cfg: EvalConfig, problems: Sequence[dict], max_tokens: int) -> 
         SampleRequest(
             problem_id=p["problem_id"],
             sample_idx=j,
-            messages=[{"role": "user", "content": f"{p['problem']}\n{cfg.instruction}"}],
+            messages=prompt_messages(p["problem"], cfg.instruction),
             problem=p["problem"],
             answer=p["answer"],
             level=p["level"] or 0,
             temperature=cfg.temperature,
             top_p=cfg.top_p,
             max_tokens=max_tokens,
-            seed=_seed(cfg.seed, p["problem_id"], j),
+            seed=sample_seed(cfg.seed, p["problem_id"], j),
         )
         for p in problems
         for j in range(cfg.samples)
@@ -135,15 +136,15 @@ def sample(cfg: EvalConfig, problems: list[dict]) -> dict[tuple[str, int], tuple
 
 
 def make_backend(cfg: EvalConfig):
-    from synth.config import GenerateConfig
-    from synth.teachers import make_teacher
+    from sampling.config import Backends, HFConfig, VLLMConfig
+    from sampling.registry import make_backend as make
 
     if cfg.backend not in ("hf", "vllm"):
         raise UserError(f"unknown backend {cfg.backend!r} (hf | vllm)")
     if not Path(cfg.model).exists() and "/" not in cfg.model:
         raise UserError(f"model {cfg.model!r} not found")
-    gen = GenerateConfig(seed=cfg.seed, batch_size=cfg.batch_size, progress=False, max_tokens=cfg.max_tokens)
-    return make_teacher(f"{cfg.backend}:{cfg.model}", gen)
+    backends = Backends(hf=HFConfig(batch_size=cfg.batch_size), vllm=VLLMConfig(batch_size=cfg.batch_size))
+    return make(f"{cfg.backend}:{cfg.model}", backends, seed=cfg.seed)
 
 
 def _max_tokens(cfg: EvalConfig, teacher) -> int:

@@ -30,11 +30,11 @@ from fractions import Fraction
 
 from lakehouse.errors import UserError
 from lakehouse.ids import stable_hash
-from synth.config import GenerateConfig
+from sampling.config import Backends
+from sampling.types import Completion, SampleRequest
 from synth.sources.families import FAMILIES
 from synth.sources.families.base import Family
 from synth.sources.families.work import SIGN, SLIP, Fault, Work, latex, num, slip
-from synth.teachers.base import Completion, SampleRequest
 
 CHARS_PER_TOKEN = 4
 CORRECT, COPY, NOBOX, RUNAWAY = "correct", "copy", "nobox", "runaway"
@@ -252,7 +252,7 @@ def _row(req: SampleRequest) -> dict:
 
 
 class ProceduralTeacher:
-    """Implements the Teacher protocol (synth/teachers/base.py); costs nothing, needs no network."""
+    """Implements the Teacher protocol (sampling/types.py); costs nothing, needs no network."""
 
     name = "procedural"
 
@@ -277,7 +277,8 @@ class ProceduralTeacher:
         """Nothing to release."""
 
 
-def make(rest: str, cfg: GenerateConfig) -> ProceduralTeacher:
+def make(rest: str, backends: Backends, seed: int = 0) -> ProceduralTeacher:
+    """Registry factory (the same signature as sampling's backends); every sample is seeded by its unit."""
     if rest:
         raise UserError(f"teacher 'procedural' takes no argument, got 'procedural:{rest}'")
     return ProceduralTeacher()

@@ -18,12 +18,12 @@ from math_verify import parse, verify
 
 from lakehouse.errors import UserError
 from reward.extract import extract_answer, split_reasoning
+from sampling.types import SampleRequest
 from synth.config import GenerateConfig
 from synth.sources.builtin import generate
 from synth.sources.families import FAMILIES
 from synth.sources.families.work import Work, latex
 from synth.teachers import make_teacher
-from synth.teachers.base import SampleRequest
 from synth.teachers.procedural import MODES, P_CORRECT, ProceduralTeacher, plan
 
 
