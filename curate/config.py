@@ -12,13 +12,14 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from lakehouse.errors import UserError
+from sampling.prompts import DEFAULT_INSTRUCTION
 
 DEFAULT_YAML = Path(__file__).with_name("curate.yaml")
 # The real benchmark sets live next to the repository (../shared/benchmarks); MINIREASON_BENCHMARKS moves them.
 DEFAULT_BENCHMARK_DIR = Path(
     os.environ.get("MINIREASON_BENCHMARKS", Path(__file__).resolve().parents[2] / "shared" / "benchmarks")
 )
-INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+INSTRUCTION = DEFAULT_INSTRUCTION  # one instruction for generation, views and evaluation
 
 
 @dataclass
