@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
-def opt(default, flag: str, help: str, **extra):
-    """A config field that is also a command-line option."""
-    return field(default=default, metadata={"flag": flag, "help": help, **extra})
+from lakehouse.options import opt
 
 
 @dataclass

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lakehouse.errors import UserError
-from sampling.config import Backends, HFConfig, OpenAIConfig, VLLMConfig, opt
+from lakehouse.options import opt
+from sampling.config import Backends, HFConfig, OpenAIConfig, VLLMConfig
 from sampling.prompts import DEFAULT_INSTRUCTION
 
 
@@ -31,7 +32,7 @@ class GenerateConfig:
     seed: int = opt(0, "--seed", "Run seed; each sample's seed derives from it (sampling.prompts).")
     limit: int | None = opt(None, "--limit", "At most this many problems (after sharding).")
     shard: tuple[int, int] = opt(
-        (0, 1), "--shard", "I/N: this worker's deterministic slice of the problems [default: 0/1].",
+        (0, 1), "--shard", "I/N: this worker's deterministic slice of the problems (default 0/1).",
         parse=parse_shard,
     )  # fmt: skip
     instruction: str = opt(DEFAULT_INSTRUCTION, "--instruction", "Instruction appended to each problem.")
