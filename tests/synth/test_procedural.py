@@ -130,7 +130,7 @@ def test_chain_traces_are_compact_and_a_wrong_one_has_exactly_one_bad_digit(plan
     assert seen_wrong > 50
 
 
-def test_chain_trace_matches_env_notes_format():
+def test_chain_trace_is_the_compact_format():
     row = {
         "problem_id": "x",
         "answer": "0",
