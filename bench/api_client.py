@@ -24,10 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import synth.teachers  # noqa: E402,F401  (registry first: it imports the config)
-from synth.config import GenerateConfig  # noqa: E402
-from synth.teachers.base import SampleRequest  # noqa: E402
-from synth.teachers.openai_api import OpenAITeacher  # noqa: E402
+from sampling.config import OpenAIConfig  # noqa: E402
+from sampling.openai_api import OpenAITeacher  # noqa: E402
+from sampling.types import SampleRequest  # noqa: E402
 
 
 def start_server(latency_s: float) -> tuple[subprocess.Popen, str]:
@@ -53,7 +52,7 @@ def requests(n: int, offset: int) -> list[SampleRequest]:
 
 def measure(base_url: str, concurrency: int, latency_s: float, rounds: int, offset: int) -> float:
     """Samples/s for `rounds` full waves of `concurrency` requests (after one warm-up wave)."""
-    cfg = GenerateConfig(base_url=base_url, concurrency=concurrency, use_n=False, max_retries=0)
+    cfg = OpenAIConfig(base_url=base_url, concurrency=concurrency, use_n=False, max_retries=0)
     teacher = OpenAITeacher("tiny", cfg)
     try:
         for _ in teacher.generate(requests(concurrency, offset)):  # warm-up: connections, imports

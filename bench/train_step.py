@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from datasets import Dataset
 from transformers import Qwen2Config, Qwen2ForCausalLM, TrainerCallback
 
-from train.student import fastest_attention
+from sampling.checkpoints import fastest_attention
 from train.tiny import train_tokenizer
 
 SHAPES = {  # Qwen2.5-0.5B's shape (vocab included) and a CPU-sized one

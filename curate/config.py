@@ -12,9 +12,10 @@ import yaml
 
 from lakehouse.errors import UserError
 from problemsets.registry import Benchmark, resolve
+from sampling.prompts import DEFAULT_INSTRUCTION
 
 DEFAULT_YAML = Path(__file__).with_name("curate.yaml")
-INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+INSTRUCTION = DEFAULT_INSTRUCTION  # one instruction for generation, views and evaluation
 
 
 @dataclass

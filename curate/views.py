@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from curate.config import ViewsConfig
+from sampling import prompts
 
 _MSG = pa.struct([("role", pa.string()), ("content", pa.string())])
 _MESSAGES = pa.list_(_MSG)
@@ -70,7 +71,7 @@ class Problem:
 
 
 def user_turn(problem: Problem, cfg: ViewsConfig) -> list[dict]:
-    return [{"role": "user", "content": f"{problem.problem}\n{cfg.instruction}"}]
+    return [{"role": "user", "content": prompts.user_turn(problem.problem, cfg.instruction)}]
 
 
 def assistant_turn(trace: PoolTrace) -> list[dict]:

@@ -1,53 +1,55 @@
-"""Typed configuration of `synth generate`. The CLI builds it; backends read the fields they need."""
+"""Typed configuration of `synth generate`. The command's options are generated from these fields
+(lakehouse/options.py); each backend reads only its own config (sampling/config.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from synth.teachers.base import DEFAULT_INSTRUCTION
+from lakehouse.errors import UserError
+from lakehouse.options import opt
+from sampling.config import Backends, HFConfig, OpenAIConfig, VLLMConfig
+from sampling.prompts import DEFAULT_INSTRUCTION
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
+    return i, n
 
 
 @dataclass
 class GenerateConfig:
-    lake: Path = Path("lake")
-    teacher: str = "procedural"  # procedural | openai:MODEL | vllm:PATH | hf:PATH
-    run: str = "default"
-    samples: int = 8
-    temperature: float = 0.8
-    top_p: float = 0.95
-    max_tokens: int = 4096
-    seed: int = 0
-    limit: int | None = None  # at most this many problems
-    shard: tuple[int, int] = (0, 1)  # (index, count): this worker's slice of the problems
-    instruction: str = DEFAULT_INSTRUCTION  # appended to the problem in the user message
-    system_prompt: str | None = None
-    # API teachers
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = 16
-    requests_per_min: float | None = None
-    tokens_per_min: float | None = None
-    max_retries: int = 6
-    request_timeout_s: float = 600.0
-    price_in: float | None = None  # USD per 1M prompt tokens
-    price_out: float | None = None  # USD per 1M completion tokens
-    budget_usd: float | None = None
-    use_n: bool | None = None  # one request with n=samples per problem; None: try it, fall back if ignored
-    retry_base_s: float = 1.0  # backoff base: attempt k waits uniform(0, min(retry_max_s, base * 2**k))
-    retry_max_s: float = 60.0
-    # local engines
-    tensor_parallel_size: int = 1
-    batch_size: int = 64  # chunk of work units submitted to a local engine at once
-    dtype: str = "auto"  # vLLM engine dtype (CPU builds need float32 or bfloat16)
-    max_model_len: int | None = None  # vLLM context length (None: the model's)
-    enforce_eager: bool = False  # vLLM: skip CUDA graphs / compilation (CPU, debugging)
-    # scale-out
-    executor: str = "none"  # none | local | slurm | ray
-    tasks: int = 1
-    workers: int = -1  # tasks running at once (-1: all of them locally, no limit on Slurm/Ray)
-    slurm_partition: str | None = None
-    slurm_time: str = "24:00:00"
-    cpus_per_task: int = 1
-    gpus_per_task: int = 0  # per shard worker (e.g. 8 for a vllm: teacher with --tensor-parallel-size 8)
-    progress: bool = True
+    lake: Path = opt(Path("lake"), "--lake", "Lake directory.")
+    teacher: str = opt("procedural", "--teacher", "procedural | openai:MODEL | vllm:PATH | hf:PATH")
+    run: str = opt("default", "--run", "Run name; re-running a run finishes what is missing.")
+    samples: int = opt(8, "--samples", "Rollouts per problem.")
+    temperature: float = opt(0.8, "--temperature", "Sampling temperature.")
+    top_p: float = opt(0.95, "--top-p", "Nucleus sampling mass.")
+    max_tokens: int = opt(4096, "--max-tokens", "Completion tokens per sample.")
+    seed: int = opt(0, "--seed", "Run seed; each sample's seed derives from it (sampling.prompts).")
+    limit: int | None = opt(None, "--limit", "At most this many problems (after sharding).")
+    shard: tuple[int, int] = opt(
+        (0, 1), "--shard", "I/N: this worker's deterministic slice of the problems (default 0/1).",
+        parse=parse_shard,
+    )  # fmt: skip
+    instruction: str = opt(DEFAULT_INSTRUCTION, "--instruction", "Instruction appended to each problem.")
+    system_prompt: str | None = opt(None, "--system-prompt", "System message sent before the problem.")
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+    vllm: VLLMConfig = field(default_factory=VLLMConfig)
+    hf: HFConfig = field(default_factory=HFConfig)
+    # scale-out (synth/executors.py)
+    executor: str = opt("none", "--executor", "none | local | slurm | ray (runs --tasks shards).")
+    tasks: int = opt(1, "--tasks", "Shard tasks the executor runs.")
+    workers: int = opt(-1, "--workers", "Tasks running at once (-1: all).")
+    slurm_partition: str | None = opt(None, "--slurm-partition", "Slurm partition (--executor slurm).")
+    slurm_time: str = opt("24:00:00", "--slurm-time", "Slurm time limit per task.")
+    cpus_per_task: int = opt(1, "--cpus-per-task", "CPUs per shard task (slurm, ray).")
+    # per shard worker (e.g. 8 for a vllm: teacher with --tensor-parallel-size 8)
+    gpus_per_task: int = opt(0, "--gpus-per-task", "GPUs per shard task (slurm, ray).")
+    progress: bool = opt(True, "--progress/--no-progress", "Show a progress bar.")
+
+    def backends(self) -> Backends:
+        return Backends(openai=self.openai, vllm=self.vllm, hf=self.hf)

@@ -17,13 +17,14 @@ import pyarrow.compute as pc
 
 from lakehouse import Lake
 from lakehouse.errors import UserError
-from lakehouse.ids import stable_hash, trace_id
+from lakehouse.ids import trace_id
 from lakehouse.store import atomic_write_bytes
+from sampling.prompts import prompt_messages, sample_seed
+from sampling.types import Budgeted, Completion, SampleRequest
 from synth.config import GenerateConfig
 from synth.journal import Journal, compact
 from synth.progress import GenerateProgress
 from synth.teachers import make_teacher
-from synth.teachers.base import Completion, SampleRequest
 
 FAILED_TABLE = "trace_errors"
 COMPACT_EVERY = 50_000  # journal rows before an intermediate compaction into a shard
@@ -65,10 +66,6 @@ def worker_name(cfg: GenerateConfig) -> str:
     return f"shard-{i}-of-{n}"
 
 
-def unit_seed(seed: int, pid: str, idx: int) -> int:
-    return int(stable_hash(f"{seed}\x1f{pid}\x1f{idx}", 8), 16) & 0x7FFFFFFF
-
-
 def select_problems(lake: Lake, cfg: GenerateConfig) -> list[dict]:
     """This worker's problems, in a fixed order: sorted by id, sliced by shard, then limited."""
     table = lake.read("problems")
@@ -84,16 +81,10 @@ def select_problems(lake: Lake, cfg: GenerateConfig) -> list[dict]:
     return table.to_pylist()
 
 
-def build_messages(cfg: GenerateConfig, problem: str) -> list[dict]:
-    messages = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
-    user = f"{problem}\n{cfg.instruction}" if cfg.instruction else problem
-    return messages + [{"role": "user", "content": user}]
-
-
 def build_requests(cfg: GenerateConfig, problems: list[dict], done: set[str]) -> list[SampleRequest]:
     out = []
     for p in problems:
-        messages = build_messages(cfg, p["problem"])
+        messages = prompt_messages(p["problem"], cfg.instruction, cfg.system_prompt)
         for idx in range(cfg.samples):
             if trace_id(cfg.run, p["problem_id"], idx) in done:
                 continue
@@ -108,7 +99,7 @@ def build_requests(cfg: GenerateConfig, problems: list[dict], done: set[str]) ->
                     temperature=cfg.temperature,
                     top_p=cfg.top_p,
                     max_tokens=cfg.max_tokens,
-                    seed=unit_seed(cfg.seed, p["problem_id"], idx),
+                    seed=sample_seed(cfg.seed, p["problem_id"], idx),
                     domain=p["domain"] or "",
                     meta=p["meta"] or "{}",
                 )
@@ -205,13 +196,13 @@ def main(cfg: GenerateConfig) -> RunSummary:
         summary.count(compact(lake, journal.path, cfg.run, done, FAILED_TABLE))
         summary.seconds = time.monotonic() - start
         _restore_sigint(previous_sigint)
-    if summary.stopped is None and getattr(teacher, "budget_exhausted", False):
+    if summary.stopped is None and isinstance(teacher, Budgeted) and teacher.budget_exhausted:
         summary.stopped = "budget"
     return summary
 
 
 def _consume(cfg, lake, teacher, requests, journal, summary, done) -> None:
-    budget = getattr(cfg, "budget_usd", None)
+    budget = teacher.budget_usd if isinstance(teacher, Budgeted) else None
     with GenerateProgress(len(requests), enabled=cfg.progress, budget_usd=budget) as bar:
         stream = teacher.generate(requests)
         prompts: dict[str, str] = {}  # every sample of a problem shares its prompt: encode it once

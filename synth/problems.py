@@ -12,6 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 from rich.console import Console
 
+from lakehouse.errors import UserError
+from lakehouse.options import opt
 from lakehouse.schema import PROBLEMS
 from lakehouse.store import Lake
 from problemsets import load
@@ -20,18 +22,45 @@ from problemsets.families import LEVELS
 CHUNK_ROWS = 100_000  # rows per shard; all shards of one import become visible together
 
 
+def parse_levels(text: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+    except ValueError:
+        raise UserError(f"--levels {text!r}: expected comma-separated integers 1-5, e.g. 1,2,3") from None
+    if not levels or not all(1 <= x <= 5 for x in levels):
+        raise UserError(f"--levels {text!r}: levels are 1-5")
+    return levels
+
+
 @dataclass
 class ProblemsConfig:
-    source: str  # builtin:arith | builtin:FAMILY | FILE.jsonl | FILE.parquet | hf:NAME[:SPLIT]
-    lake: Path = Path("lake")
-    n: int | None = None  # builtin: how many (required); imports: at most this many, sampled by seed
-    seed: int = 0
-    problem_field: str | None = None  # default: problem, question, prompt or query
-    answer_field: str | None = None  # default: answer, final_answer or solution
-    exclude: list[Path] = field(default_factory=list)  # held-out lakes/files whose problems are skipped
-    levels: tuple[int, ...] = LEVELS  # builtin levels to generate
-    level_field: str | None = None  # default: level or difficulty ("Level 3", 3, 3.0; 4.25 rounds to 4)
-    on_bad_row: str = "error"  # error | skip: a bad row (no answer, malformed line) is counted and reported
+    source: str = field(  # required
+        metadata={
+            "help": "builtin:arith | builtin:FAMILY | bench:NAME | FILE.jsonl | FILE.parquet | hf:NAME[:SPLIT]"
+        }
+    )
+    lake: Path = opt(Path("lake"), "--lake", "Lake directory.")
+    # builtin: how many (required); imports: at most this many, sampled by seed
+    n: int | None = opt(None, "--n", "Number of problems (builtin: required; files: at most N).")
+    seed: int = opt(0, "--seed", "Seed of the builtin generator (and of sampling N rows from a file).")
+    # defaults: problem, question, prompt or query / answer, final_answer or solution
+    problem_field: str | None = opt(None, "--problem-field", "Field holding the problem text.")
+    answer_field: str | None = opt(None, "--answer-field", "Field holding the gold answer.")
+    exclude: list[Path] = field(
+        default_factory=list,
+        metadata={
+            "help": "Lake dirs or .jsonl/.parquet files whose problems are skipped (disjoint held-out sets)."
+        },
+    )
+    levels: tuple[int, ...] = opt(
+        LEVELS, "--levels", "Builtin levels to generate, e.g. 1,2,3 (default: 1-5).", parse=parse_levels
+    )
+    level_field: str | None = opt(
+        None, "--level-field", "Field holding the level (default: level or difficulty; 4.25 rounds to 4)."
+    )
+    on_bad_row: str = opt(
+        "error", "--on-bad-row", "error: a bad row stops the import; skip: bad rows are counted and reported."
+    )
 
 
 def main(cfg: ProblemsConfig) -> str:

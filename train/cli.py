@@ -16,6 +16,8 @@ import typer
 
 from lakehouse.cli import fail, user_errors
 from lakehouse.errors import UserError
+from lakehouse.options import options_from
+from train.eval import EvalConfig
 
 USAGE = """usage: train {mid,sft,dpo,grpo,eval} [options]
 
@@ -127,71 +129,12 @@ eval_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 @eval_app.command(epilog=EVAL_EXAMPLE)
 @user_errors
-def evaluate(
-    model: str = typer.Option(
-        ..., help="Checkpoint directory or hub id (hf, vllm); served model name (openai)."
-    ),
-    benchmark: str = typer.Option(
-        "math500",
-        help="Registered names (comma list), all, FILE.jsonl|.parquet, hf:NAME[:SPLIT], builtin:FAMILY.",
-    ),
-    samples: int = typer.Option(
-        None, help="k responses per problem (default: the set's, 64 AIME / 8 otherwise)."
-    ),
-    n: int = typer.Option(None, help="Problems: required for builtin sources; at most this many from files."),
-    backend: str = typer.Option("hf", help="hf | vllm | openai"),
-    base_url: str = typer.Option(None, help="openai backend: the endpoint, e.g. http://127.0.0.1:8000/v1."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", help="openai backend: variable holding the API key."),
-    concurrency: int = typer.Option(16, help="openai backend: requests in flight."),
-    stage: str = typer.Option(None, help="Stage name recorded in the evals table (default: model dir name)."),
-    lake: Path = typer.Option(Path("lake"), help="Lake root; the rows go to LAKE/evals."),
-    max_tokens: int = typer.Option(None, help="Generation budget per response (default: the set's, 32768)."),
-    temperature: float = typer.Option(None, help="Default: the set's (0.6)."),
-    top_p: float = typer.Option(None, help="Default: the set's (0.95)."),
-    seed: int = typer.Option(0),
-    batch_size: int = typer.Option(64, help="Requests per generate() batch (hf backend)."),
-    problem_field: str = typer.Option(
-        None, help="JSONL field holding the problem (default: the set's / detected)."
-    ),
-    answer_field: str = typer.Option(
-        None, help="JSONL field holding the answer (default: the set's / detected)."
-    ),
-    instruction: str = typer.Option(None, help="Appended to each problem (default: the paper's boxed one)."),
-    extraction: str = typer.Option(
-        "lenient", help="lenient: boxed, answer phrases, last expression; strict: boxed."
-    ),
-    save_samples: bool = typer.Option(
-        True, help="Also append every response with its answer and verdict to LAKE/eval_samples."
-    ),
-) -> None:
+@options_from(EvalConfig)
+def evaluate(cfg: EvalConfig) -> None:
     """Evaluate a model with the paper's protocol; append pass@1 ± s.e., pass@k and maj@k to LAKE/evals."""
-    from train.eval import EvalConfig
     from train.eval import main as run_eval
 
-    run_eval(
-        EvalConfig(
-            model=model,
-            benchmark=benchmark,
-            samples=samples,
-            n=n,
-            backend=backend,
-            base_url=base_url,
-            api_key_env=api_key_env,
-            concurrency=concurrency,
-            stage=stage,
-            lake=lake,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-            batch_size=batch_size,
-            problem_field=problem_field,
-            answer_field=answer_field,
-            instruction=instruction,
-            extraction=extraction,
-            save_samples=save_samples,
-        )
-    )
+    run_eval(cfg)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,32 @@ DPOConfig, GRPOConfig). GRPO adds `Stabilisers`, the paper's three RL switches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, get_type_hints
+
+from train.tiny import TinySpec
+
+TINY_PREFIX = "tiny_"
+
+
+def tiny_options(cls: type) -> type:
+    """Add a `tiny_<name>` field for every TinySpec field (applied before @dataclass), so the tiny
+    student's shape is declared once, in train/tiny.py, and still parses as `--tiny_<name>` / YAML keys."""
+    hints = get_type_hints(TinySpec)
+    for f in fields(TinySpec):
+        name = TINY_PREFIX + f.name
+        cls.__annotations__[name] = hints[f.name]
+        # HfArgumentParser hands metadata to argparse as keywords: pass on the help only
+        setattr(cls, name, field(default=f.default, metadata={"help": f.metadata.get("help", "")}))
+    return cls
+
+
+def tiny_spec(script: ScriptArgs) -> TinySpec:
+    return TinySpec(**{f.name: getattr(script, TINY_PREFIX + f.name) for f in fields(TinySpec)})
 
 
 @dataclass
+@tiny_options  # then tiny_tokenizer, tiny_hidden_size, ...: the tiny student's shape (only with --model tiny)
 class ScriptArgs:
     """What to train and on which data (shared by every stage)."""
 
@@ -40,14 +61,6 @@ class ScriptArgs:
     attn_implementation: str | None = field(
         default=None, metadata={"help": "sdpa | eager | flash_attention_2 (GPU speed-up; off on CPU)."}
     )
-    # tiny student shape (only with --model tiny); defaults follow ENV_NOTES' measured recipe
-    tiny_tokenizer: str = field(default="char", metadata={"help": "char | bpe"})
-    tiny_vocab_size: int = 512
-    tiny_hidden_size: int = 128
-    tiny_num_hidden_layers: int = 4
-    tiny_num_attention_heads: int = 4
-    tiny_head_dim: int = 32
-    tiny_intermediate_size: int = 256
 
 
 @dataclass

@@ -24,11 +24,13 @@ from pathlib import Path
 import pyarrow as pa
 
 from lakehouse.errors import UserError
+from lakehouse.options import opt
 from lakehouse.schema import EVAL_SAMPLES, EVALS
 from lakehouse.store import Lake
 from problemsets.registry import Benchmark, resolve
 from reward.extract import EXTRACTION_MODES
-from synth.teachers.base import DEFAULT_INSTRUCTION, SampleRequest
+from sampling.prompts import DEFAULT_INSTRUCTION, assistant_text, prompt_messages, sample_seed
+from sampling.types import SampleRequest
 from train import eval_fingerprint as fp
 from train.eval_metrics import maj_at_k, pass_at_1, pass_at_k, standard_error
 
@@ -37,37 +39,66 @@ BACKENDS = ("hf", "vllm", "openai")
 
 @dataclass
 class EvalConfig:
-    model: str  # a checkpoint directory or hub id (hf, vllm); the served model name (openai)
-    benchmark: str = (
-        "math500"  # names, a comma list, all, FILE.jsonl|.parquet, hf:NAME[:SPLIT], builtin:FAMILY
+    """`train eval`'s settings; its command-line options are generated from these fields."""
+
+    model: str = field(
+        metadata={
+            "flag": "--model",
+            "help": "Checkpoint directory or hub id (hf, vllm); served model name (openai).",
+        }
     )
-    samples: int | None = None  # k; None: each benchmark's own (64 for AIME, 8 otherwise)
-    n: int | None = (
-        None  # problems: required for builtin sources, at most this many (seeded sample) otherwise
+    benchmark: str = opt(
+        "math500",
+        "--benchmark",
+        "Registered names (comma list), all, FILE.jsonl|.parquet, hf:NAME[:SPLIT], builtin:FAMILY.",
     )
-    seed: int = 0
-    backend: str = "hf"  # hf | vllm | openai
-    base_url: str | None = None  # openai backend: the endpoint (e.g. a `vllm serve`), None: api.openai.com
-    api_key_env: str = "OPENAI_API_KEY"  # openai backend: the variable holding the key (never logged)
-    concurrency: int = 16  # openai backend: requests in flight
-    stage: str | None = None  # recorded in evals.stage; default: the model directory's name
-    lake: Path = Path("lake")
-    temperature: float | None = None  # None: the benchmark's protocol (0.6)
-    top_p: float | None = None  # None: the benchmark's (0.95)
-    max_tokens: int | None = None  # None: the benchmark's (32,768); capped by the model's context for hf
-    batch_size: int = 64
-    problem_field: str | None = None
-    answer_field: str | None = None
-    instruction: str | None = None  # None: the benchmark's, else the project's boxed instruction
-    extraction: str = "lenient"  # lenient | strict (reward.extract)
-    verify_timeout_s: float = 5.0
-    save_samples: bool = True  # every response to LAKE/eval_samples
-    progress: bool = True
-    # problem source options (problemsets.SourceOptions)
-    exclude: list[Path] = field(default_factory=list)
-    levels: tuple[int, ...] = (1, 2, 3, 4, 5)
-    level_field: str | None = None
-    on_bad_row: str = "error"  # a benchmark with a bad row is not evaluated
+    samples: int | None = opt(
+        None, "--samples", "k responses per problem (default: the set's, 64 AIME / 8 otherwise)."
+    )
+    n: int | None = opt(
+        None, "--n", "Problems: required for builtin sources; at most this many (seeded) otherwise."
+    )
+    seed: int = opt(0, "--seed", "Seed of the per-sample seeds (and of sampling --n problems).")
+    backend: str = opt("hf", "--backend", "hf | vllm | openai")
+    base_url: str | None = opt(
+        None, "--base-url", "openai backend: the endpoint, e.g. http://127.0.0.1:8000/v1."
+    )
+    api_key_env: str = opt("OPENAI_API_KEY", "--api-key-env", "openai backend: variable holding the API key.")
+    concurrency: int = opt(16, "--concurrency", "openai backend: requests in flight.")
+    stage: str | None = opt(
+        None, "--stage", "Stage name recorded in the evals table (default: model dir name)."
+    )
+    lake: Path = opt(Path("lake"), "--lake", "Lake root; the rows go to LAKE/evals.")
+    temperature: float | None = opt(None, "--temperature", "Default: the set's (0.6).")
+    top_p: float | None = opt(None, "--top-p", "Default: the set's (0.95).")
+    max_tokens: int | None = opt(
+        None, "--max-tokens", "Budget per response (default: the set's, 32768; hf: capped)."
+    )
+    batch_size: int = opt(64, "--batch-size", "Requests per generate() batch (hf, vllm).")
+    problem_field: str | None = opt(
+        None, "--problem-field", "Field holding the problem (default: the set's)."
+    )
+    answer_field: str | None = opt(None, "--answer-field", "Field holding the answer (default: the set's).")
+    instruction: str | None = opt(
+        None, "--instruction", "Appended to each problem (default: the paper's boxed one)."
+    )
+    extraction: str = opt(
+        "lenient", "--extraction", "lenient: boxed, answer phrases, last expression; strict: boxed."
+    )
+    verify_timeout_s: float = opt(5.0, "--verify-timeout", "Hard limit per verification, seconds.")
+    save_samples: bool = opt(
+        True,
+        "--save-samples/--no-save-samples",
+        "Also append every response with its verdict to LAKE/eval_samples.",
+    )
+    progress: bool = opt(True, "--progress/--no-progress", "Progress bars on a terminal.")
+    # problem source options (problemsets.SourceOptions) that evaluation does not offer
+    exclude: list[Path] = field(default_factory=list, metadata={"cli": False})
+    levels: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"cli": False})
+    level_field: str | None = field(default=None, metadata={"cli": False})
+    on_bad_row: str = field(
+        default="error", metadata={"cli": False}
+    )  # a benchmark with a bad row is not evaluated
 
 
 @dataclass(frozen=True)
@@ -185,14 +216,14 @@ def requests_for(protocol: Protocol, seed: int, problems: list[dict], max_tokens
         SampleRequest(
             problem_id=p["problem_id"],
             sample_idx=j,
-            messages=[{"role": "user", "content": f"{p['problem']}\n{protocol.instruction}"}],
+            messages=prompt_messages(p["problem"], protocol.instruction),
             problem=p["problem"],
             answer=p["answer"],
             level=p["level"] or 0,
             temperature=protocol.temperature,
             top_p=protocol.top_p,
             max_tokens=max_tokens,
-            seed=_seed(seed, p["problem_id"], j),
+            seed=sample_seed(seed, p["problem_id"], j),
         )
         for p in problems
         for j in range(protocol.k)
@@ -256,25 +287,22 @@ def sample(cfg: EvalConfig, backend, requests: list[SampleRequest], name: str) -
         for req, c in backend.generate(requests):
             if c.error is not None:
                 raise UserError(f"{name}: the backend failed on a request after its retries ({c.error})")
-            text = f"<think>{c.reasoning}</think>{c.completion}" if c.reasoning else c.completion
+            text = assistant_text(c.reasoning, c.completion)
             out[(req.problem_id, req.sample_idx)] = (text, c.finish_reason)
             bar.advance(task)
     return out
 
 
 def make_backend(cfg: EvalConfig):
-    from synth.config import GenerateConfig
-    from synth.teachers import make_teacher
+    from sampling.config import Backends, HFConfig, OpenAIConfig, VLLMConfig
+    from sampling.registry import make_backend as make
 
-    gen = GenerateConfig(
-        seed=cfg.seed,
-        batch_size=cfg.batch_size,
-        progress=False,
-        base_url=cfg.base_url,
-        api_key_env=cfg.api_key_env,
-        concurrency=cfg.concurrency,
+    backends = Backends(
+        openai=OpenAIConfig(base_url=cfg.base_url, api_key_env=cfg.api_key_env, concurrency=cfg.concurrency),
+        hf=HFConfig(batch_size=cfg.batch_size),
+        vllm=VLLMConfig(batch_size=cfg.batch_size),
     )
-    return make_teacher(f"{cfg.backend}:{cfg.model}", gen)
+    return make(f"{cfg.backend}:{cfg.model}", backends, seed=cfg.seed)
 
 
 def _max_tokens(budget: int, backend) -> int:
@@ -390,9 +418,3 @@ def _comparisons(r: BenchmarkResult, earlier: list[dict]) -> list[str]:
             f"(e.g. stage {last['stage']}): differs in {', '.join(diff)}"
         )
     return lines
-
-
-def _seed(seed: int, problem_id: str, sample_idx: int) -> int:
-    import hashlib
-
-    return int(hashlib.sha256(f"{seed}:{problem_id}:{sample_idx}".encode()).hexdigest()[:8], 16)

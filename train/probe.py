@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from synth.teachers.base import SampleRequest
-from synth.teachers.hf import HFTeacher
+from sampling.hf import HFTeacher
+from sampling.prompts import sample_seed
+from sampling.types import SampleRequest
 from train.stabilisers import uniform_length_mask
 
 if TYPE_CHECKING:
@@ -25,22 +26,27 @@ class ProbeResult:
 def probe_requests(
     dataset: Dataset, k: int, temperature: float, max_tokens: int, seed: int
 ) -> list[SampleRequest]:
-    return [
-        SampleRequest(
-            problem_id=str(row.get("problem_id", i)),
-            sample_idx=j,
-            messages=row["prompt"],
-            problem=row["prompt"][-1]["content"],
-            answer=str(row["answer"]),
-            level=int(row.get("level") or 0),
-            temperature=temperature,
-            top_p=1.0,
-            max_tokens=max_tokens,
-            seed=seed + i * k + j,
-        )
-        for i, row in enumerate(dataset)
-        for j in range(k)
-    ]
+    """k requests per prompt; the rl view's prompt messages are sent as they are (curate built them
+    with sampling.prompts), each sample seeded by the one per-sample rule."""
+    out = []
+    for i, row in enumerate(dataset):
+        pid = str(row.get("problem_id", i))
+        for j in range(k):
+            out.append(
+                SampleRequest(
+                    problem_id=pid,
+                    sample_idx=j,
+                    messages=row["prompt"],
+                    problem=row["prompt"][-1]["content"],
+                    answer=str(row["answer"]),
+                    level=int(row.get("level") or 0),
+                    temperature=temperature,
+                    top_p=1.0,
+                    max_tokens=max_tokens,
+                    seed=sample_seed(seed, pid, j),
+                )
+            )
+    return out
 
 
 def probe(

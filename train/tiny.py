@@ -1,4 +1,5 @@
 """A tiny student built locally: a Qwen2 from a config and a tokenizer trained on the training text.
+Loading a saved one back (for training or sampling) is sampling/checkpoints.py's job.
 
 No hub access here, so tests and the CPU demo build both from scratch. The chat template is ChatML
 with `{% generation %}` markers around the assistant content *and* its `<|im_end|>`, so TRL's
@@ -8,7 +9,7 @@ with `{% generation %}` markers around the assistant content *and* its `<|im_end
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,20 +30,35 @@ CHAT_TEMPLATE = (
 )
 
 
+def _shape(default, help: str = ""):
+    """A Qwen2Config argument of the tiny model: passed to Qwen2Config under its own name."""
+    return field(default=default, metadata={"help": help, "qwen2": True})
+
+
 @dataclass
 class TinySpec:
-    """Shape of the tiny student. Defaults are the recipe that learned the `chain` family (ENV_NOTES)."""
+    """The tiny student, declared once: train/config.py derives the `--tiny_<field>` options from these
+    fields and `build_model` passes the shape fields to Qwen2Config by name. The defaults are the
+    measured recipe that learned the `chain` family (train/README.md, "The tiny student")."""
 
-    tokenizer: str = "char"  # char | bpe
-    vocab_size: int = 512  # bpe only; a char vocabulary is the corpus alphabet plus the specials
-    hidden_size: int = 128
-    num_hidden_layers: int = 4
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 4
-    head_dim: int = 32
-    intermediate_size: int = 256
-    max_position_embeddings: int = 2048
-    seed: int = 0
+    tokenizer: str = field(default="char", metadata={"help": "char | bpe"})
+    vocab_size: int = field(
+        default=512, metadata={"help": "bpe only; a char vocabulary is the corpus alphabet plus the specials"}
+    )
+    hidden_size: int = _shape(128)
+    num_hidden_layers: int = _shape(4)
+    num_attention_heads: int = _shape(4)
+    num_key_value_heads: int | None = _shape(None, "default: --tiny_num_attention_heads (no grouping)")
+    head_dim: int = _shape(32)
+    intermediate_size: int = _shape(256)
+    max_position_embeddings: int = _shape(2048)
+    seed: int = field(default=0, metadata={"help": "seed of the random initialisation"})
+
+    def qwen2_shape(self) -> dict:
+        shape = {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("qwen2")}
+        if shape["num_key_value_heads"] is None:
+            shape["num_key_value_heads"] = self.num_attention_heads
+        return shape
 
 
 def train_tokenizer(
@@ -112,13 +128,7 @@ def build_model(spec: TinySpec, tokenizer: PreTrainedTokenizerFast) -> PreTraine
     torch.manual_seed(spec.seed)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
-        hidden_size=spec.hidden_size,
-        num_hidden_layers=spec.num_hidden_layers,
-        num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_key_value_heads,
-        head_dim=spec.head_dim,
-        intermediate_size=spec.intermediate_size,
-        max_position_embeddings=spec.max_position_embeddings,
+        **spec.qwen2_shape(),
         tie_word_embeddings=True,
         bos_token_id=tokenizer.convert_tokens_to_ids(BOS),
         eos_token_id=tokenizer.eos_token_id,
@@ -140,25 +150,6 @@ def save(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, out: str | 
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
-
-
-def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
-    """Reload a saved tokenizer exactly as saved (its tokenizer.json pipeline), left-padded for generation.
-
-    `AutoTokenizer` may rebuild a Qwen2 checkpoint's tokenizer as another class from vocab + merges
-    (ENV_NOTES: one such reload dropped every "\n"), so the saved pipeline is loaded directly.
-    """
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
-
-    path = Path(path)
-    if (path / "tokenizer.json").exists():
-        tok = PreTrainedTokenizerFast.from_pretrained(path)
-    else:
-        tok = AutoTokenizer.from_pretrained(path)
-    tok.padding_side = "left"
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return tok
 
 
 def corpus_from_messages(rows: Iterable[list[dict]], extra: Iterable[str] = ()) -> list[str]:

@@ -1,33 +1,18 @@
-"""Teacher registry: the prefix of `--teacher PREFIX:REST` names a backend module, imported lazily
-so that torch/vllm/openai load only when that backend is used."""
+"""synth's teacher registry: sampling's backends (openai:, vllm:, hf:) plus the procedural teacher,
+which stays here because it writes its working from synth's problem families."""
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
-from lakehouse.errors import UserError
+from sampling.registry import BACKENDS, make_backend
 
-if TYPE_CHECKING:  # synth.config imports synth.teachers.base: avoid the cycle at run time
+if TYPE_CHECKING:
+    from sampling.types import Teacher
     from synth.config import GenerateConfig
-    from synth.teachers.base import Teacher
 
-# prefix -> "module:factory"; a factory is `make(rest: str, cfg: GenerateConfig) -> Teacher`
-TEACHERS: dict[str, str] = {
-    "procedural": "synth.teachers.procedural:make",
-    "openai": "synth.teachers.openai_api:make",
-    "vllm": "synth.teachers.vllm_local:make",
-    "hf": "synth.teachers.hf:make",
-}
+TEACHERS: dict[str, str] = {"procedural": "synth.teachers.procedural:make", **BACKENDS}
 
 
 def make_teacher(spec: str, cfg: GenerateConfig) -> Teacher:
-    prefix, _, rest = spec.partition(":")
-    if prefix not in TEACHERS:
-        raise UserError(f"unknown teacher {spec!r}; choose one of: {', '.join(p + ':' for p in TEACHERS)}")
-    module, _, factory = TEACHERS[prefix].partition(":")
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as e:
-        raise UserError(f"teacher {prefix!r} needs an optional dependency: {e.name or e}") from None
-    return getattr(mod, factory)(rest, cfg)
+    return make_backend(spec, cfg.backends(), cfg.seed, TEACHERS)

@@ -5,7 +5,8 @@ For a builtin problem it writes the real step-by-step working (from the problem'
 realistic mistakes, each guaranteed to change the final answer: an arithmetic slip mid-chain that
 propagates, a sign error, a wrong final copy, a sloppy sample that also forgets the box, or a runaway
 that keeps re-checking until it is cut at `max_tokens` (finish_reason "length"). `chain` problems get
-the compact trace of ENV_NOTES (`<think>3+5=8*7=6+4=0</think>\\boxed{0}`) and only slipped digits.
+the compact trace a tiny student learns (`<think>3+5=8*7=6+4=0</think>\\boxed{0}`, docs/teachers.md) and only
+slipped digits.
 Problems without builtin meta (imported benchmarks) get a short generic response with the same modes.
 
 Everything is decided by a random stream seeded from (problem_id, sample_idx, seed), so a sample is
@@ -33,8 +34,8 @@ from lakehouse.ids import stable_hash
 from problemsets.families import FAMILIES
 from problemsets.families.base import Family
 from problemsets.families.work import SIGN, SLIP, Fault, Work, latex, num, slip
-from synth.config import GenerateConfig
-from synth.teachers.base import Completion, SampleRequest
+from sampling.config import Backends
+from sampling.types import Completion, SampleRequest
 
 CHARS_PER_TOKEN = 4
 CORRECT, COPY, NOBOX, RUNAWAY = "correct", "copy", "nobox", "runaway"
@@ -252,7 +253,7 @@ def _row(req: SampleRequest) -> dict:
 
 
 class ProceduralTeacher:
-    """Implements the Teacher protocol (synth/teachers/base.py); costs nothing, needs no network."""
+    """Implements the Teacher protocol (sampling/types.py); costs nothing, needs no network."""
 
     name = "procedural"
 
@@ -277,7 +278,8 @@ class ProceduralTeacher:
         """Nothing to release."""
 
 
-def make(rest: str, cfg: GenerateConfig) -> ProceduralTeacher:
+def make(rest: str, backends: Backends, seed: int = 0) -> ProceduralTeacher:
+    """Registry factory (the same signature as sampling's backends); every sample is seeded by its unit."""
     if rest:
         raise UserError(f"teacher 'procedural' takes no argument, got 'procedural:{rest}'")
     return ProceduralTeacher()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import os
+import re
 import subprocess
 
 import pytest
 
 from lakehouse import Lake
-from tests.conftest import cli
+from tests.conftest import ROOT, cli
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -89,3 +92,70 @@ def test_end_to_end_problems_generate_status(tmp_path):
     status = run("status", "--lake", lake)
     row = status.stdout.splitlines()[1].split()
     assert row[:3] == ["a", "procedural", "150/150"] and row[-1] == "0"
+
+
+# the modules whose user errors a command can print (the backends' too: `synth generate` offers them all)
+ERROR_SOURCES = {
+    "generate": [
+        "synth/generate.py",
+        "synth/config.py",
+        "synth/executors.py",
+        "synth/teachers/*.py",
+        "sampling/*.py",
+    ],
+    "problems": ["synth/problems.py", "problemsets/**/*.py"],
+}
+FLAG = re.compile(r"--[a-z][a-z0-9-]*")
+QUOTED_COMMAND = re.compile(r"`synth (\w+)([^`]*)`")  # e.g. "run `synth problems --source ...` first"
+
+
+def help_flags(command: str) -> set[str]:
+    """The option names `synth COMMAND --help` lists (the first column, rich or plain layout)."""
+    proc = subprocess.run(
+        [cli("synth"), command, "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    flags = set()
+    for line in proc.stdout.splitlines():
+        for token in re.split(r"[\s/,]+", line.strip("│ *\t")):
+            if not token.startswith("--"):
+                break
+            flags.add(token)
+    return flags
+
+
+def error_messages(pattern: str) -> list[tuple[str, str]]:
+    """(file:line, the constant text of the message) of every UserError(...) raised in the files."""
+    out = []
+    for path in sorted(ROOT.glob(pattern)):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "UserError":
+                out.append((f"{path.relative_to(ROOT)}:{node.lineno}", " ".join(map(literal, node.args))))
+    return out
+
+
+def literal(node: ast.expr) -> str:
+    """A message's constant text; an interpolated value reads "{}" (so "--{role}-field" names no flag)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(literal(v) if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    return "{}"
+
+
+def test_every_flag_an_error_message_names_exists():
+    offered = {command: help_flags(command) for command in ERROR_SOURCES}
+    assert {"--rpm", "--tpm", "--timeout", "--source", "--levels"} <= offered["generate"] | offered[
+        "problems"
+    ]
+    missing = []
+    for command, patterns in ERROR_SOURCES.items():
+        for pattern in patterns:
+            for where, text in error_messages(pattern):
+                for other, quoted in QUOTED_COMMAND.findall(text):  # a flag of the command it quotes
+                    missing += [(where, other, f) for f in FLAG.findall(quoted) if f not in offered[other]]
+                own = QUOTED_COMMAND.sub("", text)
+                missing += [(where, command, f) for f in FLAG.findall(own) if f not in offered[command]]
+    assert missing == []

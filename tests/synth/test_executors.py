@@ -7,9 +7,9 @@ import pickle
 
 import pytest
 
-import synth.teachers  # noqa: F401  (registry before config)
 from lakehouse.errors import UserError
 from lakehouse.sql import connect
+from sampling.config import OpenAIConfig
 from synth.config import GenerateConfig
 from synth.executors import ShardWorker, build_executor, logging_dir
 from synth.problems import ProblemsConfig
@@ -53,7 +53,8 @@ def test_shard_worker_runs_its_slice_only(tmp_path, monkeypatch):
     lake = tmp_path / "lake"
     make_problems(ProblemsConfig(lake=lake, source="builtin:arith", n=30, seed=5))
     with ChatServer() as server:
-        cfg = GenerateConfig(lake=lake, teacher="openai:tiny", base_url=server.base_url, samples=2, run="s")
+        openai = OpenAIConfig(base_url=server.base_url)
+        cfg = GenerateConfig(lake=lake, teacher="openai:tiny", openai=openai, samples=2, run="s")
         cfg.max_tokens = 32
         assert list(ShardWorker(cfg)(None, rank=1, world_size=3)) == []
     pids = [

@@ -21,9 +21,9 @@ from problemsets.builtin import generate
 from problemsets.families import FAMILIES
 from problemsets.families.work import Work, latex
 from reward.extract import extract_answer, split_reasoning
+from sampling.types import SampleRequest
 from synth.config import GenerateConfig
 from synth.teachers import make_teacher
-from synth.teachers.base import SampleRequest
 from synth.teachers.procedural import MODES, P_CORRECT, ProceduralTeacher, plan
 
 
@@ -130,7 +130,7 @@ def test_chain_traces_are_compact_and_a_wrong_one_has_exactly_one_bad_digit(plan
     assert seen_wrong > 50
 
 
-def test_chain_trace_matches_env_notes_format():
+def test_chain_trace_is_the_compact_format():
     row = {
         "problem_id": "x",
         "answer": "0",

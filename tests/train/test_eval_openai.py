@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from lakehouse.store import Lake
-from synth.teachers.base import DEFAULT_INSTRUCTION
+from sampling.prompts import DEFAULT_INSTRUCTION
 from tests.conftest import cli
 from tests.helpers.chat_server import ChatServer
 

@@ -6,9 +6,9 @@ import json
 
 from transformers import AutoTokenizer
 
+from sampling.checkpoints import load_tokenizer
 from tests.train.conftest import Steps, parse, run
 from train.sft import build_trainer
-from train.tiny import load_tokenizer
 
 
 def test_label_mask_is_exactly_the_assistant_tokens_and_end_of_turn(views_lake, tmp_path):

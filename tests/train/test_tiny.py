@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from train.tiny import CHAT_TEMPLATE, EOS, PAD, TinySpec, build, load_tokenizer, save
+from sampling.checkpoints import load_tokenizer
+from train.tiny import CHAT_TEMPLATE, EOS, PAD, TinySpec, build, save
 
 TEXT = "Left to right, mod 10: 7*3+4\nPlease reason step by step.\n\t<think>7*3=1+4=5</think>\\boxed{5}"
 SMALL = TinySpec(
@@ -51,7 +52,7 @@ def test_save_reload_round_trip_keeps_tokens_template_and_weights(tmp_path):
     # our loader and transformers' AutoTokenizer (which rebuilds Qwen2 tokenizers from vocab + merges)
     for reloaded in (load_tokenizer(tmp_path), AutoTokenizer.from_pretrained(tmp_path)):
         assert reloaded(TEXT).input_ids == expected
-        assert reloaded.decode(expected) == TEXT  # "\n" and "\t" survive (ENV_NOTES pitfall)
+        assert reloaded.decode(expected) == TEXT  # "\n" and "\t" survive (sampling/checkpoints.py)
         assert reloaded.chat_template == CHAT_TEMPLATE
     assert load_tokenizer(tmp_path).padding_side == "left"
     again = AutoModelForCausalLM.from_pretrained(tmp_path)

@@ -1,4 +1,5 @@
-"""`--teacher hf:PATH`: a local transformers model as teacher (also the student's sampler in `train eval`).
+"""`hf:PATH`: a local transformers checkpoint as teacher (`synth generate`), the student's sampler in
+`train eval`, and the policy's in GRPO's probe.
 
 Batched `generate` over the chat template with left padding (a right-padded batch would make every
 shorter prompt continue after its pad tokens). Requests are grouped by sampling parameters so one
@@ -14,12 +15,13 @@ from collections.abc import Iterator
 from itertools import groupby
 from typing import TYPE_CHECKING
 
-from synth.teachers.base import Completion, SampleRequest
+from lakehouse.errors import UserError
+from sampling.checkpoints import left_pad, load_model, load_tokenizer
+from sampling.config import Backends
+from sampling.types import Completion, SampleRequest
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
-    from synth.config import GenerateConfig
 
 
 class HFTeacher:
@@ -32,7 +34,7 @@ class HFTeacher:
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.tokenizer.padding_side = "left"
+        left_pad(self.tokenizer)
         self.name = name
         self.batch_size = max(1, batch_size)
         self.eos_ids = _eos_ids(model, tokenizer)
@@ -40,9 +42,6 @@ class HFTeacher:
     @classmethod
     def from_path(cls, path: str, batch_size: int = 64) -> HFTeacher:
         import torch
-
-        from train.student import load_model
-        from train.tiny import load_tokenizer
 
         model = load_model(path)
         if torch.cuda.is_available():
@@ -115,10 +114,9 @@ def _eos_ids(model, tokenizer) -> list[int]:
     return sorted({i for i in [tokenizer.eos_token_id, *configured] if i is not None})
 
 
-def make(rest: str, cfg: GenerateConfig) -> HFTeacher:
-    """Registry factory: `hf:PATH` (a local checkpoint directory or hub id)."""
-    from lakehouse.errors import UserError
-
+def make(rest: str, backends: Backends, seed: int = 0) -> HFTeacher:
+    """Registry factory: `hf:PATH` (a local checkpoint directory or hub id). Each batch is seeded from
+    its first request's seed, so the run seed is not needed here."""
     if not rest:
         raise UserError("teacher hf: needs a model path, e.g. --teacher hf:checkpoints/sft-tiny")
-    return HFTeacher.from_path(rest, batch_size=cfg.batch_size)
+    return HFTeacher.from_path(rest, batch_size=backends.hf.batch_size)

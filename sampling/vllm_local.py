@@ -12,13 +12,13 @@ import time
 from collections.abc import Iterator
 
 from lakehouse.errors import UserError
-from synth.config import GenerateConfig
-from synth.teachers.base import Completion, SampleRequest
-from synth.teachers.grouping import Group, chunk_groups, group_requests
+from sampling.config import Backends, VLLMConfig
+from sampling.grouping import Group, chunk_groups, group_requests
+from sampling.types import Completion, SampleRequest
 
 
 class VLLMTeacher:
-    def __init__(self, path: str, cfg: GenerateConfig):
+    def __init__(self, path: str, cfg: VLLMConfig, seed: int = 0):
         if not path:
             raise UserError(
                 "--teacher vllm:PATH needs a model directory or hub name, e.g. vllm:./models/r1-distill"
@@ -30,6 +30,7 @@ class VLLMTeacher:
         self.path = path
         self.name = f"vllm:{path}"
         self.cfg = cfg
+        self.seed = seed  # the engine's seed; each request also carries its unit's seed
         self._llm = None
 
     def _engine(self):
@@ -45,7 +46,7 @@ class VLLMTeacher:
                 model=self.path,
                 tensor_parallel_size=self.cfg.tensor_parallel_size,
                 dtype=self.cfg.dtype,
-                seed=self.cfg.seed,
+                seed=self.seed,
                 enforce_eager=self.cfg.enforce_eager,
             )
             if self.cfg.tensor_parallel_size == 1:
@@ -103,5 +104,5 @@ def _completions(group: Group, output, elapsed: float) -> Iterator[tuple[SampleR
         yield request, completion
 
 
-def make(spec_rest: str, cfg: GenerateConfig) -> VLLMTeacher:
-    return VLLMTeacher(spec_rest, cfg)
+def make(spec_rest: str, backends: Backends, seed: int = 0) -> VLLMTeacher:
+    return VLLMTeacher(spec_rest, backends.vllm, seed)

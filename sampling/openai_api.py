@@ -25,11 +25,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lakehouse.errors import UserError
-from synth.config import GenerateConfig
-from synth.teachers.base import Completion, SampleRequest
-from synth.teachers.grouping import Group, group_requests
-from synth.teachers.pricing import Budget, Prices, resolve_prices
-from synth.teachers.ratelimit import RateLimiter, retry_delay
+from sampling.config import Backends, OpenAIConfig
+from sampling.grouping import Group, group_requests
+from sampling.pricing import Budget, Prices, resolve_prices
+from sampling.ratelimit import RateLimiter, retry_delay
+from sampling.types import Completion, SampleRequest
 
 
 @dataclass
@@ -48,7 +48,7 @@ class _Retryable(Exception):
         self.headers = headers
 
 
-def read_api_key(cfg: GenerateConfig) -> str:
+def read_api_key(cfg: OpenAIConfig) -> str:
     """The key from the environment variable named by --api-key-env. A self-hosted server (given
     --base-url) may need none, so a missing variable then sends a placeholder."""
     key = os.environ.get(cfg.api_key_env, "")
@@ -59,17 +59,14 @@ def read_api_key(cfg: GenerateConfig) -> str:
     raise UserError(f"the API key is read from ${cfg.api_key_env}, which is not set (see --api-key-env)")
 
 
-def _validate(cfg: GenerateConfig) -> None:
+def _validate(cfg: OpenAIConfig) -> None:
     if cfg.concurrency < 1:
         raise UserError(f"--concurrency must be >= 1, got {cfg.concurrency}")
     if cfg.max_retries < 0:
         raise UserError(f"--max-retries must be >= 0, got {cfg.max_retries}")
     if cfg.request_timeout_s <= 0:
-        raise UserError(f"--request-timeout-s must be > 0, got {cfg.request_timeout_s}")
-    for flag, value in (
-        ("--requests-per-min", cfg.requests_per_min),
-        ("--tokens-per-min", cfg.tokens_per_min),
-    ):
+        raise UserError(f"--timeout must be > 0, got {cfg.request_timeout_s}")
+    for flag, value in (("--rpm", cfg.requests_per_min), ("--tpm", cfg.tokens_per_min)):
         if value is not None and value <= 0:
             raise UserError(f"{flag} must be > 0, got {value}")
 
@@ -101,7 +98,7 @@ def split_tokens(
 
 
 class OpenAITeacher:
-    def __init__(self, model: str, cfg: GenerateConfig):
+    def __init__(self, model: str, cfg: OpenAIConfig):
         if not model:
             raise UserError("--teacher openai:MODEL needs a model name, e.g. openai:deepseek-reasoner")
         _validate(cfg)
@@ -386,7 +383,7 @@ def _classify(e: BaseException, teacher: OpenAITeacher, n: int) -> None:
         raise _Retryable("InvalidResponse") from None
 
 
-def _http_client(cfg: GenerateConfig):
+def _http_client(cfg: OpenAIConfig):
     """The openai package's aiohttp transport (about 3x less CPU per request than its httpx default,
     measured in bench/api_client.py), with a pool as large as the concurrency so that every request
     in flight keeps its connection alive; None (the default transport) if aiohttp is missing."""
@@ -424,5 +421,6 @@ def _drain_until_stop(out: queue.Queue, timeout_s: float) -> None:
             return
 
 
-def make(spec_rest: str, cfg: GenerateConfig) -> OpenAITeacher:
-    return OpenAITeacher(spec_rest, cfg)
+def make(spec_rest: str, backends: Backends, seed: int = 0) -> OpenAITeacher:
+    """Registry factory: `openai:MODEL`; each request carries its unit's seed, so `seed` is unused."""
+    return OpenAITeacher(spec_rest, backends.openai)

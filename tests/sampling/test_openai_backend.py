@@ -8,14 +8,13 @@ import random
 
 import pytest
 
-import synth.teachers  # noqa: F401  (import order: the registry before the config)
 from lakehouse.errors import UserError
-from synth.config import GenerateConfig
-from synth.teachers.base import SampleRequest
-from synth.teachers.grouping import chunk_groups, group_requests
-from synth.teachers.openai_api import OpenAITeacher, prompt_token_bound, split_tokens
-from synth.teachers.pricing import KNOWN_PRICES, Budget, resolve_prices
-from synth.teachers.ratelimit import backoff_delay, parse_retry_after
+from sampling.config import OpenAIConfig
+from sampling.grouping import chunk_groups, group_requests
+from sampling.openai_api import OpenAITeacher, prompt_token_bound, split_tokens
+from sampling.pricing import KNOWN_PRICES, Budget, resolve_prices
+from sampling.ratelimit import backoff_delay, parse_retry_after
+from sampling.types import Budgeted, SampleRequest
 from tests.helpers.chat_server import ChatServer, FaultMix, _answer
 
 CANARY = "sk-canary-7f3a9e1d0b2c4d5e"
@@ -40,12 +39,12 @@ def requests(n_problems: int, samples: int, max_tokens: int = 64) -> list[Sample
     return out
 
 
-def config(server: ChatServer, **overrides) -> GenerateConfig:
+def config(server: ChatServer, **overrides) -> OpenAIConfig:
     fast = dict(
         base_url=server.base_url, concurrency=32, max_retries=4, request_timeout_s=0.5,
         retry_base_s=0.01, retry_max_s=0.05, use_n=False,
     )  # fmt: skip
-    return GenerateConfig(**{**fast, **overrides})
+    return OpenAIConfig(**{**fast, **overrides})
 
 
 def expected(request: SampleRequest, choice: int = 0, seed: int | None = None, mix: FaultMix = MIX) -> dict:
@@ -173,6 +172,7 @@ def test_budget_stops_within_one_request_of_the_cap(key_env):
         teacher.close()
     worst = (prompt_token_bound(reqs[0].messages) * 100.0 + 64 * 400.0) / 1e6
     spent = sum(c.cost_usd for c in results.values())
+    assert isinstance(teacher, Budgeted)
     assert teacher.budget_exhausted and teacher.unlaunched == 200 - len(results)
     assert spent == pytest.approx(teacher.spent_usd)
     assert 0.5 - worst < spent <= 0.5
@@ -213,11 +213,11 @@ def test_requests_per_min_paces_the_client(key_env):
 def test_user_errors_are_one_line_and_keyless(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(UserError, match=r"\$OPENAI_API_KEY, which is not set"):
-        OpenAITeacher("gpt-4o", GenerateConfig())
+        OpenAITeacher("gpt-4o", OpenAIConfig())
     with pytest.raises(UserError, match="not in the price table"):
-        OpenAITeacher("my-model", GenerateConfig(base_url="http://127.0.0.1:1/v1", budget_usd=1.0))
+        OpenAITeacher("my-model", OpenAIConfig(base_url="http://127.0.0.1:1/v1", budget_usd=1.0))
     with pytest.raises(UserError, match="--concurrency must be >= 1"):
-        OpenAITeacher("tiny", GenerateConfig(base_url="http://127.0.0.1:1/v1", concurrency=0))
+        OpenAITeacher("tiny", OpenAIConfig(base_url="http://127.0.0.1:1/v1", concurrency=0))
 
 
 def test_a_refused_key_stops_the_run_with_a_user_error(monkeypatch):

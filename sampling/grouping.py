@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from synth.teachers.base import SampleRequest
+from sampling.types import SampleRequest
 
 Group = list[SampleRequest]  # answered by one engine/API request with n = len(group)
 

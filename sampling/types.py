@@ -1,23 +1,21 @@
-"""The teacher contract. Every backend (procedural, openai, vllm, hf) turns sample requests
-into completions; the generation loop (synth/generate.py) owns journaling, resume and progress.
+"""The sampling contract: a request for one sample, the completion that answers it, and the `Teacher`
+protocol every backend implements (openai, vllm, hf here; synth adds its procedural teacher).
 
-A backend yields results in whatever order they complete. The loop may stop consuming at any
-time (Ctrl-C, budget): backends must tolerate `close()` on their generator and cancel their
-outstanding work there.
+A backend yields results in whatever order they complete. The caller may stop consuming at any time
+(Ctrl-C, budget): backends must tolerate `close()` on their generator and cancel outstanding work there.
+Journaling, resume and progress are the caller's (synth/generate.py, train/eval.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
-
-DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
 class SampleRequest:
-    """One work unit: sample `sample_idx` of problem `problem_id` in a run."""
+    """One work unit: sample `sample_idx` of problem `problem_id`."""
 
     problem_id: str
     sample_idx: int
@@ -28,7 +26,7 @@ class SampleRequest:
     temperature: float
     top_p: float
     max_tokens: int
-    seed: int  # per-unit seed, derived from (run seed, problem_id, sample_idx)
+    seed: int  # per-unit seed: sampling.prompts.sample_seed(run seed, problem_id, sample_idx)
     domain: str = ""
     meta: str = "{}"  # the problem's meta JSON (builtin problems carry their structure here)
 
@@ -59,3 +57,13 @@ class Teacher(Protocol):
     def close(self) -> None:
         """Release clients, engines, pools."""
         ...
+
+
+@runtime_checkable
+class Budgeted(Protocol):
+    """A teacher that spends money (openai:): the caller shows the spend against the cap and reports
+    a run that stopped because the next request would not fit the budget."""
+
+    budget_usd: float | None  # the cap; None: no cap
+    spent_usd: float
+    budget_exhausted: bool  # True once a request was held back because it did not fit the budget
