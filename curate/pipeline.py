@@ -20,6 +20,7 @@ import dataclasses
 import json
 from datetime import datetime, timezone
 
+import pyarrow as pa
 from rich.console import Console
 
 from curate.config import CurateConfig
@@ -79,7 +80,7 @@ def run_key(ctx: Context, steps: list[Step]) -> str:
 
 def dedup_main(cfg: CurateConfig) -> None:
     """`curate dedup`: problem dedup only (exact + near-duplicates); near-duplicates cached as "dedup"."""
-    funnel = _run_alone(cfg, "exact_dedup", "near_dedup")
+    _, funnel, _ = _run_alone(cfg, "exact_dedup", "near_dedup")
     exact, near = funnel.steps
     print(
         f"curate dedup: {exact.rows_in:,} problems, {exact.reasons['exact_dup']:,} exact duplicates, "
@@ -89,10 +90,8 @@ def dedup_main(cfg: CurateConfig) -> None:
 
 def decontam_main(cfg: CurateConfig) -> None:
     """`curate decontam`: n-gram overlap with the benchmarks; per-benchmark report in "decontam_report"."""
-    lake = existing_lake(cfg.lake, hint=NEEDS_TRACES)
-    ctx = Context(lake, cfg, State(lake))
-    _, drops = run_steps(steps_named("decontam"), ctx)
-    report = lake.read("decontam_report")
+    ctx, _, drops = _run_alone(cfg, "decontam")
+    report = ctx.lake.read("decontam_report")
     for r in report.to_pylist():
         print(f"  {r['benchmark']}: {r['items']:,} items, {r['matched']:,} training problems matched")
     print(
@@ -103,7 +102,8 @@ def decontam_main(cfg: CurateConfig) -> None:
 
 def filter_main(cfg: CurateConfig) -> None:
     """`curate filter`: run the trace filters on traces not checked yet; stored as "trace_checks"."""
-    (step,) = _run_alone(cfg, "filters").steps
+    _, funnel, _ = _run_alone(cfg, "filters")
+    (step,) = funnel.steps
     detail = ", ".join(f"{k}={v:,}" for k, v in step.reasons.most_common()) or "none"
     print(f"curate filter: {step.rows_in:,} traces checked, failing: {detail}")
 
@@ -113,15 +113,18 @@ def views_main(cfg: CurateConfig) -> None:
     main(dataclasses.replace(cfg, verify=False))
 
 
-def _run_alone(cfg: CurateConfig, *names: str) -> Funnel:
-    """Steps of the list by themselves, over every row of the lake."""
+def _run_alone(cfg: CurateConfig, *names: str) -> tuple[Context, Funnel, pa.Table]:
+    """Steps of the list by themselves, over every row of the lake (nothing else is written)."""
     lake = existing_lake(cfg.lake, hint=NEEDS_TRACES)
-    funnel, _ = run_steps(steps_named(*names), Context(lake, cfg, State(lake)))
-    return funnel
+    ctx = Context(lake, cfg, State(lake))
+    funnel, drops = run_steps(steps_named(*names), ctx)
+    return ctx, funnel, drops
 
 
 # -- outputs ---------------------------------------------------------------------------------------------
-def write_outputs(lake: Lake, cfg: CurateConfig, built: dict, funnel: Funnel, drops, key: str) -> None:
+def write_outputs(
+    lake: Lake, cfg: CurateConfig, built: dict[str, pa.Table], funnel: Funnel, drops: pa.Table, key: str
+) -> None:
     inputs = snapshot(lake)
     for stage, table in built.items():
         lake.replace(f"views/{stage}", [table])
@@ -160,7 +163,7 @@ def _params(cfg: CurateConfig, stage: str) -> dict:
     }
 
 
-def summary(built: dict) -> str:
+def summary(built: dict[str, pa.Table]) -> str:
     sizes = ", ".join(f"{stage} {t.num_rows:,}" for stage, t in built.items())
     return f"curate run: views written ({sizes} rows); funnel stored in table 'funnel'"
 
