@@ -70,7 +70,9 @@ class Drop:
 
 
 class Step(Protocol):
-    name: str
+    """Any class with these four members is a step (composition: no base class to inherit)."""
+
+    name: str  # in the funnel and the drops table; also the name its cache key is kept under
     unit: Unit
 
     def key(self, ctx: Context) -> str | None: ...
@@ -89,7 +91,7 @@ class Context:
     con: duckdb.DuckDBPyConnection = field(default_factory=duckdb.connect)
     step: Step | None = None  # the step running now
     key: str | None = None  # ... and its cache key
-    _memo: dict = field(default_factory=dict)
+    _memo: dict = field(default_factory=dict, init=False, repr=False)
 
     # -- inputs, read once ------------------------------------------------------------------------------
     def once(self, name: str, make: Callable):
