@@ -52,10 +52,6 @@ class DecontamConfig:
     def benchmark_sets(self) -> list[Benchmark]:
         return resolve(self.benchmarks)
 
-    def benchmark_files(self) -> list[Path]:
-        """The local files of the sets (hf: sets have none)."""
-        return [Path(b.file) for b in self.benchmark_sets() if not b.file.startswith(("hf:", "builtin:"))]
-
 
 @dataclass
 class FilterConfig:

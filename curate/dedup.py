@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from curate.config import DedupConfig
 from curate.minhash import MinhashParams
 from lakehouse.errors import UserError
+from scale import Resources, build_executor
 
 NEAR = pa.schema([("problem_id", pa.string()), ("kept_id", pa.string())])
 
@@ -227,34 +228,15 @@ def _launch(cfg: DedupConfig, stages: list[tuple[str, list, int]], work: Path) -
 
 
 def _executor(cfg: DedupConfig, name: str, pipeline: list, tasks: int, logs: Path, depends):
-    if cfg.executor == "local":
-        from datatrove.executor import LocalPipelineExecutor
-
-        workers = max(1, min(cfg.workers, tasks))
-        return LocalPipelineExecutor(
-            pipeline, tasks=tasks, workers=workers, logging_dir=str(logs), depends=depends
-        )
-    if cfg.executor == "slurm":
-        from datatrove.executor import SlurmPipelineExecutor
-
-        if not cfg.slurm_partition:
-            raise UserError("--executor slurm needs dedup.slurm_partition in the config")
-        return SlurmPipelineExecutor(
-            pipeline,
-            tasks=tasks,
-            time=cfg.slurm_time,
-            partition=cfg.slurm_partition,
-            job_name=f"minhash-{name}",
-            logging_dir=str(logs),
-            depends=depends,
-        )
-    if cfg.executor == "ray":
-        try:
-            from datatrove.executor import RayPipelineExecutor
-        except ImportError:
-            raise UserError("--executor ray needs the `ray` package (pip install ray)") from None
-        return RayPipelineExecutor(pipeline, tasks=tasks, logging_dir=str(logs), depends=depends)
-    raise UserError(f"unknown executor {cfg.executor!r} (use local, slurm or ray)")
+    if cfg.executor == "slurm" and not cfg.slurm_partition:
+        raise UserError("--executor slurm needs dedup.slurm_partition in the config")
+    resources = Resources(
+        workers=max(1, cfg.workers) if cfg.executor == "local" else -1,  # --workers is the local executor's
+        slurm_partition=cfg.slurm_partition,
+        slurm_time=cfg.slurm_time,
+        job_name=f"minhash-{name}",
+    )
+    return build_executor(cfg.executor, pipeline, tasks, logs, resources, depends=depends)
 
 
 def _wait_for_completions(logs: Path, tasks: int, poll_s: float = 10.0) -> None:

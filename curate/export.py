@@ -17,11 +17,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import curate.sql_views  # noqa: F401  (the card reads problem_stats)
 from data_cards.plots import write_plots
 from data_cards.render import CardLayout, render
 from data_cards.stats import collect
 from lakehouse.errors import UserError
-from lakehouse.store import Lake, atomic_write_bytes, sha256_file
+from lakehouse.store import Lake, atomic_write_bytes, existing_lake, sha256_file
 
 PLOTS = "plots"
 
@@ -46,9 +47,7 @@ class CardConfig:
 def resolve_views(lake_root: Path, requested: list[str]) -> list[str]:
     """The requested views (checked to exist and hold rows), or every view with rows. An empty view is
     left out of an export: a config whose files hold no rows does not load with `datasets`."""
-    lake = Lake(lake_root, create=False)
-    if not lake.root.is_dir():
-        raise UserError(f"no lake at {lake_root} (pass --lake)")
+    lake = existing_lake(lake_root, hint="pass --lake")
     available = [t.split("/", 1)[1] for t in lake.tables() if t.startswith("views/") and lake.has(t)]
     order = {"mid": 0, "sft": 1, "dpo": 2, "rl": 3}
     available.sort(key=lambda v: (order.get(v, 9), v))

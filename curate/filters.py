@@ -16,12 +16,10 @@ from curate.config import FilterConfig
 from curate.ngrams import NgramHasher, words
 from reward.extract import has_think_block, last_boxed, split_reasoning
 
-# reason: the first failing filter (NULL: passes); text_hash: hash of the normalised assistant turn, the
-# key of exact trace dedup (computed here, once per trace, so dedup itself is a DuckDB aggregate).
 _STDERR = Console(stderr=True)  # progress goes to stderr, and only on a terminal
 _NUMPY_FROM = 2000  # words
 
-CHECKS = pa.schema([("trace_id", pa.string()), ("reason", pa.string()), ("text_hash", pa.string())])
+CHECKS = pa.schema([("trace_id", pa.string()), ("reason", pa.string())])  # reason NULL: passes
 
 
 def assistant_text(reasoning: str | None, completion: str | None) -> str:
@@ -92,9 +90,9 @@ def text_hash(text: str) -> str:
 
 
 def check_traces(traces: pa.Table, cfg: FilterConfig, progress: bool = False) -> pa.Table:
-    """CHECKS rows for every trace: its first failing filter and its text hash."""
+    """CHECKS rows for every trace: its first failing filter."""
     hasher = NgramHasher(cfg.repetition_ngram)
-    ids, reasons, hashes = [], [], []
+    ids, reasons = [], []
     rows = traces.to_pylist()
     for row in track(
         rows,
@@ -106,5 +104,4 @@ def check_traces(traces: pa.Table, cfg: FilterConfig, progress: bool = False) ->
         trace = Trace.from_row(row)
         ids.append(row["trace_id"])
         reasons.append(next((r for r, check in FILTERS.items() if not check(trace, cfg, hasher)), None))
-        hashes.append(text_hash(trace.text))
-    return pa.table({"trace_id": ids, "reason": reasons, "text_hash": hashes}, schema=CHECKS)
+    return pa.table({"trace_id": ids, "reason": reasons}, schema=CHECKS)

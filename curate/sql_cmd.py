@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
+import curate.sql_views  # noqa: F401  (registers problem_stats with the session)
 from lakehouse.errors import UserError
 from lakehouse.sql import run_user_sql
 

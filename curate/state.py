@@ -3,11 +3,9 @@ step results are valid, kept in LAKE/_curate_state.json."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 
-from curate.config import CurateConfig
 from lakehouse.store import Lake, atomic_write_bytes
 
 STATE_FILE = "_curate_state.json"  # settings/input keys of the cached step results
@@ -20,14 +18,6 @@ def snapshot(lake: Lake) -> dict:
         shards = lake.manifest(table)["shards"]
         out[table] = {"rows": sum(s["rows"] for s in shards), "shards": sorted(s["sha256"] for s in shards)}
     return out
-
-
-def run_key(lake: Lake, cfg: CurateConfig) -> str:
-    bench = [
-        (str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in cfg.decontam.benchmark_files() if p.exists()
-    ]
-    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("lake", "verify", "progress")}
-    return cache_key("run-v3", snapshot(lake), settings, bench)
 
 
 def cache_key(*parts) -> str:

@@ -8,8 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse import Lake
-from lakehouse.errors import UserError
+from lakehouse import Lake, existing_lake
 
 # name -> function(lake_root) returning a rich renderable or None; other steps register their summaries here
 SECTIONS: dict[str, Callable] = {}
@@ -45,9 +44,7 @@ def table_counts(lake: Lake) -> Table:
 
 
 def main(root: Path) -> None:
-    lake = Lake(root, create=False)
-    if not lake.root.is_dir():
-        raise UserError(f"no lake at {root}")
+    lake = existing_lake(root)
     console = Console()
     console.print(table_counts(lake))
     for section in SECTIONS.values():

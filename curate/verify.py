@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from lakehouse import Lake
+from lakehouse import Lake, existing_lake
 from lakehouse.errors import UserError
 from lakehouse.sql import connect
 from reward.extract import EXTRACTION_MODES
@@ -33,6 +33,7 @@ from reward.verify import Verifier
 BANDS_TABLE = "difficulty_bands"
 CACHE_DIR = "verify_cache"
 BAND_NAMES = ("unsolved", "hard", "medium", "easy", "trivial")
+NEEDS_TRACES = "run `synth problems` and `synth generate` first, or pass --lake"  # hint when no lake
 
 _PENDING_SQL = """
 SELECT t.trace_id, t.problem_id, t.reasoning, t.completion, t.finish_reason, p.answer
@@ -165,11 +166,7 @@ def _check(cfg: VerifyConfig) -> None:
 
 
 def _open(root: Path) -> Lake:
-    lake = Lake(root, create=False)
-    if not lake.root.is_dir():
-        raise UserError(
-            f"no lake at {root} (run `synth problems` and `synth generate` first, or pass --lake)"
-        )
+    lake = existing_lake(root, hint=NEEDS_TRACES)
     if not lake.has("traces"):
         raise UserError(f"lake {root} has no traces (run `synth generate` first)")
     return lake

@@ -103,11 +103,3 @@ TABLES: dict[str, pa.Schema] = {
     # units that failed after the teacher's retries; a resume retries them, `traces` never holds them
     "trace_errors": TRACES,
 }
-
-
-def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Select and cast columns into the schema's order; a missing column is an error."""
-    missing = [f.name for f in schema if f.name not in table.column_names]
-    if missing:
-        raise ValueError(f"missing columns: {', '.join(missing)}")
-    return table.select(schema.names).cast(schema)

@@ -12,38 +12,18 @@ import duckdb
 
 from lakehouse.errors import UserError
 from lakehouse.schema import TABLES
-from lakehouse.store import Lake
+from lakehouse.store import Lake, existing_lake
 
-# name -> SQL body. Created in order after the base tables; a view whose inputs are missing is skipped.
-# Other packages' views live here because they are views *of the lake* (imports follow the data).
+# name -> SQL body of a view over the lake's tables that a downstream package defines (curate's
+# problem_stats): the package registers them when imported for use, so the lake knows no package above it.
+# Created in order after the base tables; a view whose inputs are missing is skipped.
 DERIVED_VIEWS: dict[str, str] = {}
 
-# Teacher pass rate per problem (owner: reward/curate verify). One verdict per trace counts (a trace
-# verified twice counts once); n counts every verified sample, truncated and unanswered ones included
-# (they are the teacher's failures), n_failed the verifier's own timeouts/errors among them. The band
-# thresholds come from the `difficulty_bands` table that `curate verify` writes (defaults 0.25 / 0.5):
-# unsolved p = 0, hard p < hard_below, medium p < medium_below, easy p < 1, trivial p = 1.
-DERIVED_VIEWS["problem_stats"] = """
-SELECT s.problem_id, s.n, s.n_correct, s.n_failed, s.pass_rate, s.mean_completion_tokens,
-       CASE WHEN s.n_correct = 0 THEN 'unsolved'
-            WHEN s.n_correct = s.n THEN 'trivial'
-            WHEN s.pass_rate < b.hard_below THEN 'hard'
-            WHEN s.pass_rate < b.medium_below THEN 'medium'
-            ELSE 'easy' END AS band
-FROM (
-  SELECT v.problem_id, count(*) AS n, count(*) FILTER (WHERE v.correct) AS n_correct,
-         count(*) FILTER (WHERE v.status IN ('timeout', 'error')) AS n_failed,
-         avg(CAST(v.correct AS DOUBLE)) AS pass_rate,
-         avg(t.completion_tokens) AS mean_completion_tokens
-  FROM (SELECT trace_id, any_value(problem_id) AS problem_id, bool_or(correct) AS correct,
-               any_value(status) AS status
-        FROM verdicts GROUP BY trace_id) v
-  LEFT JOIN traces t USING (trace_id)
-  GROUP BY v.problem_id
-) s
-CROSS JOIN (SELECT any_value(hard_below) AS hard_below, any_value(medium_below) AS medium_below
-            FROM difficulty_bands) b
-"""
+
+def register_view(name: str, body: str) -> None:
+    """Add a derived view to every session opened from now on (re-registering a name replaces it)."""
+    DERIVED_VIEWS[name] = body
+
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
 
@@ -61,9 +41,7 @@ def _quote_list(paths) -> str:
 
 def connect(root, sandbox: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with a view per lake table (and the derived views)."""
-    lake = Lake(root, create=False)
-    if not lake.root.is_dir():
-        raise UserError(f"no lake at {lake.root} (run `synth problems` first or pass --lake)")
+    lake = existing_lake(root)
     con = duckdb.connect(":memory:")
     names = set()
     for table in sorted(set(lake.tables()) | set(TABLES)):

@@ -55,6 +55,15 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def existing_lake(root: str | Path, hint: str = "run `synth problems` first, or pass --lake") -> Lake:
+    """The lake at `root` for a command that reads one: never created here, and a missing one is a
+    one-line UserError `no lake at ROOT (HINT)`, the hint saying what the user should run first."""
+    lake = Lake(root, create=False)
+    if not lake.root.is_dir():
+        raise UserError(f"no lake at {root} ({hint})")
+    return lake
+
+
 class Lake:
     """A lake rooted at `root`. Table names are relative paths: "problems", "traces", "views/sft"."""
 

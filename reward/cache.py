@@ -1,7 +1,7 @@
 """Verdict cache keyed by (normalised gold, normalised prediction), in memory and on disk.
 
 On disk it is a directory of parquet shards (columns verifier, gold, pred, correct, status), each written
-to a temporary name, fsynced and renamed, so a crash never leaves a partial shard and DuckDB can read it.
+with the lake's atomic writer (temporary name, fsync, rename), so a crash never leaves a partial shard.
 Only the rows of the current verifier version are loaded: a new math-verify starts a fresh cache.
 When more than COMPACT_AFTER shards have piled up (one per `curate verify` batch), loading rewrites them
 as one: the new shard is renamed into place before the old ones are removed, so a reader never misses rows.
@@ -9,7 +9,6 @@ as one: the new shard is renamed into place before the old ones are removed, so 
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from pathlib import Path
@@ -93,13 +92,14 @@ class VerdictCache:
         )
 
     def _write_table(self, columns: dict[str, list]) -> None:
+        import io
+
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from lakehouse.store import atomic_write_bytes  # here: pyarrow only loads when a shard is written
+
         self._path.mkdir(parents=True, exist_ok=True)
-        name = f"part-{uuid.uuid4().hex}.parquet"
-        tmp = self._path / f".tmp-{name}"
-        pq.write_table(pa.table(columns), tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, self._path / name)
+        buf = io.BytesIO()
+        pq.write_table(pa.table(columns), buf)
+        atomic_write_bytes(self._path / f"part-{uuid.uuid4().hex}.parquet", buf.getvalue())

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lakehouse.errors import UserError
+from scale import EXECUTORS, Resources
+from scale import build_executor as build
 from synth.config import GenerateConfig
-
-EXECUTORS = ("local", "slurm", "ray")
 
 
 @dataclass
@@ -48,39 +48,21 @@ def build_executor(cfg: GenerateConfig):
     """The datatrove executor for cfg.executor, with one ShardWorker step."""
     if cfg.executor not in EXECUTORS:
         raise UserError(f"--executor {cfg.executor!r}: choose one of none, {', '.join(EXECUTORS)}")
-    if cfg.tasks < 1:
-        raise UserError(f"--tasks must be >= 1, got {cfg.tasks}")
     if cfg.shard != (0, 1):
         raise UserError("--shard and --executor exclude each other: the executor assigns the shards")
-    pipeline = [ShardWorker(cfg)]
-    common = dict(pipeline=pipeline, tasks=cfg.tasks, logging_dir=str(logging_dir(cfg)), skip_completed=False)
-    if cfg.executor == "local":
-        from datatrove.executor import LocalPipelineExecutor
-
-        workers = cfg.workers if cfg.workers > 0 else cfg.tasks
-        return LocalPipelineExecutor(**common, workers=workers)
-    if cfg.executor == "slurm":
-        from datatrove.executor import SlurmPipelineExecutor
-
-        if not cfg.slurm_partition:
-            raise UserError("--executor slurm needs --slurm-partition")
-        return SlurmPipelineExecutor(
-            **common,
-            partition=cfg.slurm_partition,
-            time=cfg.slurm_time,
-            cpus_per_task=cfg.cpus_per_task,
-            gpus_per_task=cfg.gpus_per_task,
-            workers=cfg.workers,
-            job_name=f"synth-{cfg.run}",
-        )
-    try:
-        import ray  # noqa: F401  (optional; datatrove would only import it once the run starts)
-    except ImportError as e:
-        raise UserError(f"--executor ray needs ray installed (pip install ray): {e.name or e}") from None
-    from datatrove.executor.ray import RayPipelineExecutor
-
-    return RayPipelineExecutor(
-        **common, workers=cfg.workers, cpus_per_task=cfg.cpus_per_task, gpus_per_task=cfg.gpus_per_task
+    if cfg.executor == "slurm" and not cfg.slurm_partition:
+        raise UserError("--executor slurm needs --slurm-partition")
+    resources = Resources(
+        workers=cfg.workers,
+        cpus_per_task=cfg.cpus_per_task,
+        gpus_per_task=cfg.gpus_per_task,
+        slurm_partition=cfg.slurm_partition,
+        slurm_time=cfg.slurm_time,
+        job_name=f"synth-{cfg.run}",
+    )
+    # every task reruns: a finished shard returns at once, one that recorded errors retries them
+    return build(
+        cfg.executor, [ShardWorker(cfg)], cfg.tasks, logging_dir(cfg), resources, skip_completed=False
     )
 
 

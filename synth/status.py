@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lakehouse import Lake
-from lakehouse.errors import UserError
+from lakehouse import Lake, existing_lake
 from lakehouse.sql import connect
 
 
@@ -20,9 +19,7 @@ def expected_totals(lake: Lake) -> dict[str, int]:
 
 
 def main(root: Path) -> str:
-    lake = Lake(root, create=False)
-    if not lake.root.is_dir():
-        raise UserError(f"no lake at {root}")
+    lake = existing_lake(root)
     con = connect(root)
     rows = con.execute(
         """

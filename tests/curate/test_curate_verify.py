@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import curate.sql_views  # noqa: F401  (problem_stats in the SQL session)
 from lakehouse.sql import connect
 from lakehouse.store import Lake
 from reward.verify import verifier_name

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 
 import pyarrow as pa
 import pytest
 from curate_lake import benchmark_file, config
 from typer.testing import CliRunner
 
-from curate import steps
 from curate.cli import app
 from curate.config import DecontamConfig
 from curate.decontam import BenchmarkIndex, build_report, find_contaminated, load_benchmark, shared_ngrams
+from curate.problem_steps import Decontam
 from curate.state import State
+from curate.step import Context, run_steps
 from lakehouse.errors import UserError
 from lakehouse.ids import problem_id
 from lakehouse.schema import PROBLEMS
@@ -132,12 +134,13 @@ def test_contaminated_problems_are_dropped_in_the_funnel(hidden, benchmarks_dir,
     lake = Lake(tmp_path / "lake")
     lake.write("problems", problems)
     cfg = config(lake.root, [])  # the default: every registered benchmark
-    matches = steps.update_decontam(lake, steps.read_problems(lake), cfg, State(lake))
-    assert sorted(steps.contaminated(matches).column("problem_id").to_pylist()) == sorted(planted)
+    funnel, drops = run_steps([Decontam()], Context(lake, cfg, State(lake)))
+    assert sorted(drops.column("id").to_pylist()) == sorted(planted)
+    assert funnel.steps[0].reasons == Counter(f"contaminated:{b}" for b, _ in planted.values())
     assert lake.read("decontam").num_rows == problems.num_rows  # every problem checked once
     # nothing new: nothing is checked or written again
     manifest = lake.manifest("decontam")
-    steps.update_decontam(lake, steps.read_problems(lake), cfg, State(lake))
+    run_steps([Decontam()], Context(lake, cfg, State(lake)))
     assert lake.manifest("decontam") == manifest
 
 

@@ -13,6 +13,7 @@ import pytest
 from datasets import load_dataset
 from huggingface_hub import DatasetCard
 
+import curate.sql_views  # noqa: F401  (problem_stats in the SQL session)
 from lakehouse.sql import connect
 from problemsets.registry import registry
 

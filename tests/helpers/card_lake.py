@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+import curate.sql_views  # noqa: F401  (the lake curate makes has its problem_stats view)
 from lakehouse.ids import trace_id
 from lakehouse.store import Lake
 
@@ -53,7 +54,7 @@ def build(root: Path, funnel: bool = True, decontam: bool = True, provenance: bo
     lake.write("problems", _problems())
     lake.write("traces", _traces(), partition="run=r1")
     lake.write("verdicts", _verdicts())
-    # the thresholds `curate verify` stores for the problem_stats view (lake/sql.py)
+    # the thresholds `curate verify` stores for the problem_stats view (curate/sql_views.py)
     lake.replace("difficulty_bands", [pa.table({"hard_below": [0.25], "medium_below": [0.5]})])
     views = _views()
     for name, table in views.items():

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from lakehouse import Lake, UserError
-from lakehouse.sql import connect, run_user_sql
+from lakehouse.sql import DERIVED_VIEWS, connect, register_view, run_user_sql
 
 
 @pytest.fixture()
@@ -76,3 +76,14 @@ def test_sandbox_configuration_is_locked(lake_dir):
 def test_missing_lake_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no lake at"):
         connect(tmp_path / "nope")
+
+
+def test_registered_views_are_in_every_session_and_skipped_without_their_inputs(lake_dir, monkeypatch):
+    monkeypatch.setattr("lakehouse.sql.DERIVED_VIEWS", dict(DERIVED_VIEWS))  # the registry is per process
+    register_view("levels", "SELECT level, count(*) AS n FROM problems GROUP BY level")
+    register_view("needs_more", "SELECT * FROM no_such_table")
+    con = connect(lake_dir)
+    assert con.execute("SELECT level, n FROM levels ORDER BY 1").fetchall() == [(1, 1), (2, 1)]
+    assert con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'needs_more'").fetchone() == (
+        0,
+    )

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pytest
 
-from lakehouse import Lake, UserError
+from lakehouse import Lake, UserError, existing_lake
 from lakehouse.schema import PROBLEMS, TABLES, TRACES, VERDICTS
 
 
@@ -120,6 +120,15 @@ CRASH = textwrap.dedent(
     Lake(sys.argv[1]).write("views/x", pa.table({"x": [2, 3]}))
     """
 )
+
+
+def test_existing_lake_is_never_created_and_names_the_hint(tmp_path):
+    with pytest.raises(UserError) as err:
+        existing_lake(tmp_path / "none", hint="run `synth generate` first")
+    assert str(err.value) == f"no lake at {tmp_path / 'none'} (run `synth generate` first)"
+    assert not (tmp_path / "none").exists()
+    Lake(tmp_path / "lake")
+    assert existing_lake(tmp_path / "lake").root == tmp_path / "lake"
 
 
 @pytest.mark.parametrize("where", ["before_rename", "before_manifest"])

@@ -167,10 +167,6 @@ def test_normalize_gold(raw, expected):
     assert normalize_gold(raw) == expected
 
 
-def test_case_count():
-    assert len(LAST_BOXED) + len(SPLIT) + len(HAS_THINK) + len(EXTRACT) + len(GOLD) >= 60
-
-
 def _rows(name):
     return [json.loads(line) for line in (BENCH / name).read_text().splitlines()]
 

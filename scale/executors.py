@@ -1,0 +1,78 @@
+"""`--executor local|slurm|ray`: the datatrove executor that runs a pipeline's `tasks` ranks.
+
+What runs (the pipeline: datatrove steps or plain callables) is the caller's; this module only picks
+where. It knows datatrove and nothing above it, so synth and curate scale out the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse.errors import UserError
+
+EXECUTORS = ("local", "slurm", "ray")
+
+
+@dataclass
+class Resources:
+    """What each task gets and how many run at once; the Slurm fields matter to Slurm only."""
+
+    workers: int = -1  # tasks running at once; -1: all of them (local) / no limit (slurm, ray)
+    cpus_per_task: int = 1
+    gpus_per_task: int = 0
+    slurm_partition: str | None = None
+    slurm_time: str = "2:00:00"
+    job_name: str = "minireason"
+
+
+def build_executor(
+    kind: str,
+    pipeline: list,
+    tasks: int,
+    logging_dir: Path,
+    resources: Resources | None = None,
+    depends=None,
+    skip_completed: bool = True,
+):
+    """A datatrove executor of `kind` for `pipeline` over `tasks` ranks, logging under `logging_dir`;
+    `depends` (an executor of the same kind) runs first. Nothing starts until `.run()`."""
+    res = resources or Resources()
+    if kind not in EXECUTORS:
+        raise UserError(f"unknown executor {kind!r} (use local, slurm or ray)")
+    if tasks < 1:
+        raise UserError(f"--tasks must be >= 1, got {tasks}")
+    common = dict(
+        pipeline=pipeline,
+        tasks=tasks,
+        logging_dir=str(logging_dir),
+        depends=depends,
+        skip_completed=skip_completed,
+    )
+    if kind == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        return LocalPipelineExecutor(**common, workers=min(res.workers, tasks) if res.workers > 0 else tasks)
+    if kind == "slurm":
+        from datatrove.executor import SlurmPipelineExecutor
+
+        if not res.slurm_partition:
+            raise UserError("--executor slurm needs a partition")
+        return SlurmPipelineExecutor(
+            **common,
+            partition=res.slurm_partition,
+            time=res.slurm_time,
+            cpus_per_task=res.cpus_per_task,
+            gpus_per_task=res.gpus_per_task,
+            workers=res.workers,
+            job_name=res.job_name,
+        )
+    try:
+        import ray  # noqa: F401  (optional; datatrove would only import it once the run starts)
+    except ImportError as e:
+        raise UserError(f"--executor ray needs ray installed (pip install ray): {e.name or e}") from None
+    from datatrove.executor import RayPipelineExecutor
+
+    return RayPipelineExecutor(
+        **common, workers=res.workers, cpus_per_task=res.cpus_per_task, gpus_per_task=res.gpus_per_task
+    )
