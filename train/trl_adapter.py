@@ -4,8 +4,8 @@ The GRPO stabilisers need three things TRL has no public hook for: the order pro
 (`GRPOTrainer._get_train_sampler`), the scored generation batch before the loss sees it
 (`GRPOTrainer._generate_and_score_completions`, its output keys `completion_mask` and
 `num_items_in_batch`, and the per-completion rewards it logs in `GRPOTrainer._logs`), and the sampling
-temperature (`generation_config`, `generation_kwargs`, `vllm_generation.temperature`); the stabilisers
-also log through TRL's metric buffer
+temperature (`generation_config`, `generation_kwargs`, `vllm_generation.temperature`, and the one the
+fused LM head of the loss divides by); the stabilisers also log through TRL's metric buffer
 (`GRPOTrainer._log_metric`). A TRL release may
 rename or reshape any of them without notice, and the stabilisers would then stop acting *silently*
 (an override nobody calls is not an error). So this module refuses to import on a TRL outside
@@ -133,10 +133,15 @@ class HookedGRPOTrainer(GRPOTrainer):
 
 
 def set_sampling_temperature(trainer: GRPOTrainer, t: float) -> None:
-    """Make the trainer's next generations sample at temperature `t`.
+    """Make the trainer's next generations sample at temperature `t`, and its policy loss score them at `t`.
 
-    transformers backend: `generation_config` (what `model.generate` receives) and `generation_kwargs`
-    (which override the model's own generation config); vLLM backend: `vllm_generation.temperature`.
+    Sampling: `generation_config` (what `model.generate` receives) and `generation_kwargs` (which override
+    the model's own generation config) for the transformers backend, `vllm_generation.temperature` for
+    vLLM. Scoring: TRL computes the loss's log-probabilities in a fused LM head that divides the logits by
+    the temperature the trainer was *built* with. Left there, an annealed run scores samples drawn at
+    0.6 as if drawn at 1.0; with vLLM the importance-sampling correction then multiplies every
+    sequence's loss by exp(sum of log p_1.0 - log p_0.6 over its tokens), which vanishes (or, masked
+    above its cap, is zeroed) for long sequences: the annealed part of training stops learning.
     """
     trainer.temperature = t
     if getattr(trainer, "generation_config", None) is not None:
@@ -144,9 +149,34 @@ def set_sampling_temperature(trainer: GRPOTrainer, t: float) -> None:
         trainer.generation_kwargs["temperature"] = t
     if getattr(trainer, "vllm_generation", None) is not None:
         trainer.vllm_generation.temperature = t
+    for model in (trainer.model, trainer.ref_model):
+        if model is not None:
+            _set_fused_head_temperature(_fused_head_owner(trainer, model), t)
 
 
 def log_metric(trainer: GRPOTrainer, name: str, value: float) -> None:
     """Add `value` to the metrics of the current step (the channel TRL gives reward functions as
     `log_metric`): it is averaged over the logging window and reaches every logger and the log history."""
     trainer._log_metric(name, value)
+
+
+def _fused_head_owner(trainer: GRPOTrainer, model):
+    """The module TRL patched with `add_fused_lm_head` (PEFT: the base model, as TRL does)."""
+    from accelerate.utils import is_peft_model
+
+    model = trainer.accelerator.unwrap_model(model)
+    return model.get_base_model() if is_peft_model(model) else model
+
+
+def _set_fused_head_temperature(model, t: float) -> None:
+    # TRL 1.16's add_fused_lm_head replaces `model.forward` with a method whose function closes over
+    # `temperature` (functools.wraps gives it the name "forward"; its code keeps "_fused_forward"); the
+    # cell is rewritten in place (re-patching would stack wrappers every step).
+    fn = getattr(model.forward, "__func__", None)
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_name != "_fused_forward" or "temperature" not in code.co_freevars:
+        raise RuntimeError(
+            f"TRL {trl.__version__}: the fused LM head is not where train/trl_adapter.py expects it; "
+            "the loss temperature cannot follow the annealed sampling temperature"
+        )
+    fn.__closure__[code.co_freevars.index("temperature")].cell_contents = float(t)
