@@ -45,10 +45,10 @@ def main(cfg: StageRun, callbacks: Sequence = (), reward_funcs: Sequence | None 
         if reward_funcs is None or stab.prompt_filter:
             verifier = stack.enter_context(Verifier(timeout_s=stab.verify_timeout_s))
         funcs = list(reward_funcs) if reward_funcs is not None else default_rewards(verifier)
-        return train(cfg, stab, funcs, verifier, callbacks)
+        return run(cfg, stab, funcs, verifier, callbacks)
 
 
-def train(
+def run(
     cfg: StageRun, stab: Stabilisers, funcs: list, verifier: Verifier | None, callbacks: Sequence
 ) -> Path:
     script, args = cfg.script, cfg.trainer

@@ -1,18 +1,16 @@
 """Every use of TRL's private internals, in one place, pinned to the TRL versions it was tested with.
 
-The GRPO stabilisers need three things TRL has no public hook for: the order prompts are drawn in
-(`GRPOTrainer._get_train_sampler`), the scored generation batch before the loss sees it
+The GRPO stabilisers need things TRL has no public hook for: the order prompts are drawn in
+(`GRPOTrainer._get_train_sampler`); the scored generation batch before the loss sees it
 (`GRPOTrainer._generate_and_score_completions`, its output keys `completion_mask` and
-`num_items_in_batch`, and the per-completion rewards it logs in `GRPOTrainer._logs`), and the sampling
-temperature (`generation_config`, `generation_kwargs`, `vllm_generation.temperature`, and the one the
-fused LM head of the loss divides by); the stabilisers also log through TRL's metric buffer
-(`GRPOTrainer._log_metric`). A TRL release may
-rename or reshape any of them without notice, and the stabilisers would then stop acting *silently*
-(an override nobody calls is not an error). So this module refuses to import on a TRL outside
-`SUPPORTED_TRL`, and the rest of train/ talks only to `HookedGRPOTrainer`'s two named hooks and
-`set_sampling_temperature`. Moving to a new TRL: read these few functions against its source, run
-tests/train (test_grpo.py and test_learning.py exercise every hook), then widen the range here and in
-pyproject.toml.
+`num_items_in_batch`, the per-completion rewards it logs in `GRPOTrainer._logs`); the temperature
+(`generation_config`, `generation_kwargs`, `vllm_generation.temperature`, and the one the loss's fused
+LM head divides by); and TRL's metric buffer (`GRPOTrainer._log_metric`). A TRL release may rename or
+reshape any of them without notice, and the stabilisers would then stop acting *silently* (an override
+nobody calls is not an error). So this module refuses to import on a TRL outside `SUPPORTED_TRL`, and
+the rest of train/ talks only to `HookedGRPOTrainer`'s two named hooks, `set_sampling_temperature` and
+`log_metric`. Moving to a new TRL: read these few functions against its source, run tests/train
+(test_grpo.py and test_learning.py exercise every one), then widen the range here and in pyproject.toml.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Learning tests: a stage that runs is not a stage that learns.
 
 The task is built so the signal is unambiguous and a tiny student learns it in seconds. Every prompt
-asks for one digit; a warm start (a few hundred plain SFT steps on uniformly random digits) gives a
+asks for one digit; a warm start (150 plain causal-LM steps on uniformly random digits) gives a
 policy that answers with a single digit, each about equally often. Then
 - GRPO rewards one digit (gold "7" on every prompt, checked by the real verifier): the mean accuracy
   reward of the training prompts must climb from chance (~0.1) to most of the samples;
@@ -270,22 +270,29 @@ def test_dpo_raises_the_held_out_margin_and_the_policy_turns_to_the_chosen_style
     tokenizer = load_tokenizer(warm_student)
     ref = AutoModelForCausalLM.from_pretrained(warm_student).eval()
     policy = AutoModelForCausalLM.from_pretrained(out).eval()
-    beta = cfg.trainer.beta
+    margins = held_out_margins(policy, ref, tokenizer, dpo_pairs(held_out, seed=1), cfg.trainer.beta)
+    margin = sum(margins) / len(margins)
+    share = {name: even_share(m, tokenizer, held_out) for name, m in (("ref", ref), ("policy", policy))}
+    positive = sum(m > 0 for m in margins)
+    print(f"dpo: held-out margin 0 -> {margin:.3f} (positive in {positive}/16); even share {share}")
+    assert margin > 0.2 and positive == len(margins), margins
+    assert share["ref"] < 0.65 and share["policy"] > 0.85, share
+
+
+def held_out_margins(policy, ref, tokenizer, pairs: list[dict], beta: float) -> list[float]:
+    """DPO's implicit reward margin per pair: beta * (chosen log-ratio - rejected log-ratio to `ref`)."""
     margins = []
     with torch.no_grad():
-        for pair in dpo_pairs(held_out, seed=1):
+        for pair in pairs:
             texts = [pair["chosen"][0]["content"], pair["rejected"][0]["content"]]
             ratio = completion_logps(policy, tokenizer, pair["prompt"], texts) - completion_logps(
                 ref, tokenizer, pair["prompt"], texts
             )
             margins.append(beta * float(ratio[0] - ratio[1]))
-    margin = sum(margins) / len(margins)
-    share = {}
-    for name, model in (("ref", ref), ("policy", policy)):
-        samples = sample_digits(model, tokenizer, held_out, k=16, seed=0)
-        share[name] = sum(s[:1] in "02468" and s[:1] != "" for s in samples) / len(samples)
-    print(
-        f"dpo: held-out margin 0 -> {margin:.3f} (positive in {sum(m > 0 for m in margins)}/16); even share {share}"
-    )
-    assert margin > 0.2 and all(m > 0 for m in margins), margins
-    assert share["ref"] < 0.65 and share["policy"] > 0.85, share
+    return margins
+
+
+def even_share(model, tokenizer, rows: list[list[dict]]) -> float:
+    """Share of 16 samples per prompt that start with an even digit (the chosen style)."""
+    samples = sample_digits(model, tokenizer, rows, k=16, seed=0)
+    return sum(s[:1] != "" and s[0] in "02468" for s in samples) / len(samples)
