@@ -5,6 +5,10 @@ GRPOTrainer calls them with `prompts`, `completions` (strings, or conversational
 such as `log_metric`. They never raise: a completion or gold that cannot be read, or a verifier failure,
 gives 0.0 and is counted (`reward_failures()`, and `log_metric("reward/verifier_failures", n)` in TRL).
 One 0.0 is cheaper than a crashed GRPO step.
+
+`accuracy_reward` checks with a process-wide Verifier (`configure_verifier` sets its options), so it
+works when called plain; a trainer that owns its verifier (timeout, workers, cache) builds the same
+reward over it with `make_accuracy_reward(verifier)`.
 """
 
 from __future__ import annotations
@@ -83,17 +87,26 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def accuracy_reward(
-    completions: Sequence[Any], answer: Sequence[Any] | None = None, **kwargs: Any
-) -> list[float]:
-    """1.0 when the completion's final answer equals the gold (`answer` column) under math-verify, else 0.0."""
-    try:
-        correct = _correctness(completions, answer)
-    except Exception:  # noqa: BLE001 - the contract: never raise inside a training step
-        _failures["exception"] += len(completions)
-        correct = [False] * len(completions)
-    _log_failures(kwargs)
-    return [1.0 if c else 0.0 for c in correct]
+def make_accuracy_reward(verifier: Verifier | None = None) -> Callable[..., list[float]]:
+    """`accuracy_reward` checked by `verifier` (None: the process-wide one), under the same name, which
+    TRL logs rewards by."""
+
+    def accuracy_reward(
+        completions: Sequence[Any], answer: Sequence[Any] | None = None, **kwargs: Any
+    ) -> list[float]:
+        """1.0 when the completion's final answer equals the gold (`answer` column) under math-verify, else 0.0."""
+        try:
+            correct = _correctness(completions, answer, verifier)
+        except Exception:  # noqa: BLE001 - the contract: never raise inside a training step
+            _failures["exception"] += len(completions)
+            correct = [False] * len(completions)
+        _log_failures(kwargs)
+        return [1.0 if c else 0.0 for c in correct]
+
+    return accuracy_reward
+
+
+accuracy_reward = make_accuracy_reward()
 
 
 def format_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
@@ -101,19 +114,22 @@ def format_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
     return [_format_ok(completion_text(c)) for c in completions]
 
 
-def make_length_aware_accuracy_reward(weight: float = 0.5) -> Callable[..., list[float]]:
+def make_length_aware_accuracy_reward(
+    weight: float = 0.5, verifier: Verifier | None = None
+) -> Callable[..., list[float]]:
     """Accuracy plus the Kimi-1.5 length term over the batch (named for TRL's logs).
 
     With lengths L (tokens from `completion_ids` when given, else characters) and
     lam = 0.5 - (L - L_min) / (L_max - L_min): a correct completion gets 1 + weight * lam (shorter is
     better), an incorrect one gets weight * min(0, lam) (long wrong answers cost most). All lengths
-    equal gives lam = 0.
+    equal gives lam = 0. `verifier` as in `make_accuracy_reward`.
     """
+    accuracy_of = make_accuracy_reward(verifier)
 
     def length_aware_accuracy_reward(
         completions: Sequence[Any], answer: Sequence[Any] | None = None, **kwargs: Any
     ) -> list[float]:
-        accuracy = accuracy_reward(completions, answer, **kwargs)
+        accuracy = accuracy_of(completions, answer, **kwargs)
         lengths = _lengths(completions, kwargs.get("completion_ids"))
         lo, hi = min(lengths, default=0), max(lengths, default=0)
         rewards = []
@@ -128,7 +144,9 @@ def make_length_aware_accuracy_reward(weight: float = 0.5) -> Callable[..., list
 length_aware_accuracy_reward = make_length_aware_accuracy_reward()
 
 
-def _correctness(completions: Sequence[Any], answers: Sequence[Any] | None) -> list[bool]:
+def _correctness(
+    completions: Sequence[Any], answers: Sequence[Any] | None, verifier: Verifier | None
+) -> list[bool]:
     golds = list(answers) if answers is not None else [None] * len(completions)
     if len(golds) != len(completions):
         raise ValueError("answer and completions differ in length")
@@ -137,7 +155,10 @@ def _correctness(completions: Sequence[Any], answers: Sequence[Any] | None) -> l
         i for i, (g, _, _) in enumerate(items) if isinstance(g, (str, int, float)) and not isinstance(g, bool)
     ]
     correct = [False] * len(items)
-    verdicts = get_verifier().check_many([(str(items[i][0]), items[i][1], None) for i in readable])
+    verifier = (
+        verifier if verifier is not None else get_verifier()
+    )  # looked up per call: a forked child gets its own
+    verdicts = verifier.check_many([(str(items[i][0]), items[i][1], None) for i in readable])
     for i, verdict in zip(readable, verdicts, strict=True):
         correct[i] = verdict.correct
         if verdict.status in _FAILED_STATUSES:

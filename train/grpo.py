@@ -3,17 +3,21 @@
 The stabilisers (each a switch in `Stabilisers`, documented in train/README.md) are composed here:
 probe + length filter and resampling shape the dataset before training; the temperature callback,
 the solved-prompt sampler and negative balancing act during training through the small
-`StabilisedGRPOTrainer` below (TRL's documented extension points: a sampler and the scored batch).
+`StabilisedGRPOTrainer` below, which uses only the two hooks of train/trl_adapter.py (the one module
+that touches TRL's internals, pinned to the TRL versions it was tested with).
+
+One `Verifier` (math-verify pool, `--verify_timeout_s` per check) serves the whole run: the probe and
+the accuracy reward both check with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from trl import GRPOTrainer
-
 from lakehouse.errors import UserError
+from reward.verify import Verifier
 from train.common import resume_arg, summary
 from train.config import Stabilisers, StageRun
 from train.data import corpus, load_view, view_dir
@@ -27,18 +31,31 @@ from train.stabilisers import (
     oversample_hard,
 )
 from train.student import load_student, save_student
+from train.trl_adapter import HookedGRPOTrainer, RepeatOrder, ScoredBatch
 
 VIEW = "rl"
 
 
 def main(cfg: StageRun, callbacks: Sequence = (), reward_funcs: Sequence | None = None) -> Path:
     """`reward_funcs` replaces [accuracy, format]; the first must be the 0/1 accuracy reward."""
-    script, args, stab = cfg.script, cfg.trainer, cfg.stabilisers or Stabilisers()
+    stab = cfg.stabilisers or Stabilisers()
+    with contextlib.ExitStack() as stack:
+        # a verifier pool only when something verifies (custom reward functions bring their own checks)
+        verifier = None
+        if reward_funcs is None or stab.prompt_filter:
+            verifier = stack.enter_context(Verifier(timeout_s=stab.verify_timeout_s))
+        funcs = list(reward_funcs) if reward_funcs is not None else default_rewards(verifier)
+        return run(cfg, stab, funcs, verifier, callbacks)
+
+
+def run(
+    cfg: StageRun, stab: Stabilisers, funcs: list, verifier: Verifier | None, callbacks: Sequence
+) -> Path:
+    script, args = cfg.script, cfg.trainer
     dataset = load_view(view_dir(script.lake, VIEW, script.data), VIEW, script.max_samples)
     model, tokenizer = load_student(script, corpus(dataset))
-    dataset = shape_dataset(dataset, stab, model, tokenizer, args)
+    dataset = shape_dataset(dataset, stab, model, tokenizer, args, verifier)
     tracker = SolveTracker(stab.solved_threshold, stab.solved_min_samples) if stab.drop_solved else None
-    funcs = list(reward_funcs) if reward_funcs is not None else default_rewards()
     accuracy = Tracked(funcs[0], tracker)  # the first reward is the 0/1 accuracy one
     funcs[0] = accuracy
     trainer = StabilisedGRPOTrainer(
@@ -64,7 +81,7 @@ def main(cfg: StageRun, callbacks: Sequence = (), reward_funcs: Sequence | None 
     return out
 
 
-def shape_dataset(dataset, stab: Stabilisers, model, tokenizer, args):
+def shape_dataset(dataset, stab: Stabilisers, model, tokenizer, args, verifier: Verifier | None):
     """Prompt filter (probe) then hard-prompt oversampling; columns reduced to what GRPO reads."""
     if stab.prompt_filter:
         from train.probe import probe
@@ -78,7 +95,7 @@ def shape_dataset(dataset, stab: Stabilisers, model, tokenizer, args):
             args.temperature,
             args.max_completion_length,
             args.seed,
-            stab.verify_timeout_s,
+            verifier,
         )
         print(
             f"prompt filter: kept {result.kept}, dropped {result.dropped} (non-uniform lengths); "
@@ -95,71 +112,50 @@ def shape_dataset(dataset, stab: Stabilisers, model, tokenizer, args):
     return dataset.select_columns(["prompt", "answer", "problem_id"])
 
 
-def default_rewards() -> list:
-    from reward.functions import accuracy_reward, format_reward
+def default_rewards(verifier: Verifier | None) -> list:
+    """[accuracy, format]: reward/'s functions, the accuracy one checking with `verifier`."""
+    from reward.functions import format_reward, make_accuracy_reward
 
-    return [accuracy_reward, format_reward]
+    return [make_accuracy_reward(verifier), format_reward]
 
 
-class StabilisedGRPOTrainer(GRPOTrainer):
-    """GRPOTrainer plus two hooks: a sampler that skips solved prompts, and negative balancing on the
-    scored batch. Everything else is TRL's."""
+class StabilisedGRPOTrainer(HookedGRPOTrainer):
+    """GRPOTrainer plus the adapter's two hooks: a sampler that skips solved prompts, and negative
+    balancing on the scored batch. Everything else is TRL's."""
 
     def __init__(self, *a, stabilisers: Stabilisers, tracker: SolveTracker | None, accuracy_name: str, **kw):
         self.stabilisers = stabilisers
         self.tracker = tracker
         self.accuracy_name = accuracy_name
-        self.masked_negatives = 0
-        self.sampling_temperatures: list[tuple[int, float]] = []
+        self.masked_negatives = 0  # reported in the run's summary line
         super().__init__(*a, **kw)
         if tracker is not None and self.accelerator.num_processes > 1:
             raise UserError("--drop_solved tracks rewards per process; run it on one process")
-        local = self.args.per_device_train_batch_size * self.args.steps_per_generation
-        if stabilisers.balance_negatives and local % self.num_generations:
+        if stabilisers.balance_negatives and self.local_generation_batch % self.group_size:
             raise UserError(
                 "--balance_negatives needs per-device generation batches of whole groups "
-                f"({local} is not a multiple of num_generations={self.num_generations})"
+                f"({self.local_generation_batch} is not a multiple of num_generations={self.group_size})"
             )
 
-    def _get_train_sampler(self, dataset=None):
+    def train_sampler(self, dataset, order: RepeatOrder):
         if self.tracker is None:
-            return super()._get_train_sampler(dataset)
-        dataset = dataset if dataset is not None else self.train_dataset
+            return None
         return SkipSolvedSampler(
             dataset["problem_id"],
             self.tracker,
-            mini_repeat_count=self.num_generations,
-            batch_size=self.args.generation_batch_size // self.num_generations,
-            repeat_count=self.num_iterations * self.args.steps_per_generation,
-            shuffle=self.shuffle_dataset,
-            seed=self.args.seed,
+            mini_repeat_count=order.mini_repeat_count,
+            batch_size=order.batch_size,
+            repeat_count=order.repeat_count,
+            shuffle=order.shuffle,
+            seed=order.seed,
         )
 
-    def _generate(self, prompts):
-        # what the sampler really uses this step (tests compare it with the schedule)
-        t = self.vllm_generation.temperature if self.use_vllm else self.generation_config.temperature
-        self.sampling_temperatures.append((self.state.global_step, t))
-        return super()._generate(prompts)
-
-    def _generate_and_score_completions(self, inputs):
-        out = super()._generate_and_score_completions(inputs)
-        if self.stabilisers.balance_negatives and self.model.training:
-            self._balance(out)
-        return out
-
-    def _balance(self, out) -> None:
-        import torch
-
-        n = out["completion_mask"].shape[0]
-        rank = self.accelerator.process_index
-        rewards = list(self._logs["rewards"][self.accuracy_name])[-n * self.accelerator.num_processes :]
-        correct = [r == 1.0 for r in rewards[rank * n : (rank + 1) * n]]
-        keep = balance_negatives(correct, self.num_generations, seed=self.args.seed + self.state.global_step)
-        drop = torch.tensor([not k for k in keep], device=out["completion_mask"].device)
-        removed = (out["completion_mask"][drop]).sum()
-        out["completion_mask"][drop] = 0
-        out["num_items_in_batch"] = out["num_items_in_batch"] - self.accelerator.gather(removed).sum()
-        self.masked_negatives += int(drop.sum())
+    def on_scored_batch(self, batch: ScoredBatch) -> None:
+        if not self.stabilisers.balance_negatives:
+            return
+        correct = [r == 1.0 for r in batch.rewards(self.accuracy_name)]
+        keep = balance_negatives(correct, self.group_size, seed=self.args.seed + self.state.global_step)
+        self.masked_negatives += batch.mask_out([not k for k in keep])
 
     def stabiliser_summary(self) -> str:
         parts = []

@@ -15,6 +15,8 @@ from train.stabilisers import uniform_length_mask
 if TYPE_CHECKING:
     from datasets import Dataset
 
+    from reward.verify import Verifier
+
 
 @dataclass(frozen=True)
 class ProbeResult:
@@ -58,7 +60,7 @@ def probe(
     temperature: float,
     max_tokens: int,
     seed: int,
-    verify_timeout_s: float = 5.0,
+    verifier: Verifier,
 ) -> tuple[Dataset, ProbeResult]:
     """(the prompts with uniform response lengths, with `pass_rate` set to the policy's, summary).
 
@@ -70,7 +72,7 @@ def probe(
     state = PartialState()
     box = [None]
     if state.is_main_process:
-        box = [_measure(dataset, model, tokenizer, k, temperature, max_tokens, seed, verify_timeout_s)]
+        box = [_measure(dataset, model, tokenizer, k, temperature, max_tokens, seed, verifier)]
     lengths, pass_rates = broadcast_object_list(box)[0] if state.num_processes > 1 else box[0]
     keep = uniform_length_mask(lengths, max_cv)
     if "pass_rate" in dataset.column_names:
@@ -80,16 +82,13 @@ def probe(
     return dataset, ProbeResult(kept=sum(keep), dropped=len(keep) - sum(keep), mean_pass_rate=mean)
 
 
-def _measure(dataset, model, tokenizer, k, temperature, max_tokens, seed, verify_timeout_s):
+def _measure(dataset, model, tokenizer, k, temperature, max_tokens, seed, verifier):
     """Per prompt: the token lengths of k sampled responses, and the share of them that is correct."""
-    from reward.verify import Verifier
-
     teacher = HFTeacher(model, tokenizer, name="policy")
     requests = probe_requests(dataset, k, temperature, max_tokens, seed)
     order = {id(r): n for n, r in enumerate(requests)}  # the backend yields in its own order
     results = sorted(teacher.generate(requests), key=lambda rc: order[id(rc[0])])
-    with Verifier(timeout_s=verify_timeout_s) as verifier:
-        verdicts = list(verifier.check_many((r.answer, c.completion, c.finish_reason) for r, c in results))
+    verdicts = list(verifier.check_many((r.answer, c.completion, c.finish_reason) for r, c in results))
     model.train()
     n = len(dataset)
     lengths = [[results[i * k + j][1].completion_tokens for j in range(k)] for i in range(n)]

@@ -2,8 +2,8 @@
 
 `guarded` runs a reward function with a wall-clock limit; a call that overruns or raises gives None
 for each of its completions, which TRL turns into NaN and leaves out of the reward sum (the other
-reward functions still count). `Tracked` keeps the accuracy rewards of the last batch and feeds the
-solve tracker (reward rebalancing).
+reward functions still count). `Tracked` feeds the accuracy rewards to the solve tracker (reward
+rebalancing).
 """
 
 from __future__ import annotations
@@ -48,17 +48,15 @@ def guarded(fn: RewardFn, timeout_s: float) -> RewardFn:
 
 
 class Tracked:
-    """Wraps the accuracy reward: remembers the last batch's rewards and records them per problem."""
+    """Wraps the accuracy reward: records its rewards per problem in the solve tracker."""
 
     def __init__(self, fn: RewardFn, tracker: SolveTracker | None):
         self.fn = fn
         self.tracker = tracker
-        self.last: list[float | None] = []
         self.__name__ = _name(fn)
 
     def __call__(self, completions: Sequence, **kwargs) -> list[float | None]:
         rewards = list(self.fn(completions=completions, **kwargs))
-        self.last = rewards
         if self.tracker is not None and "problem_id" in kwargs:
             self.tracker.record(kwargs["problem_id"], rewards)
         return rewards

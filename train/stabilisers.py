@@ -33,33 +33,20 @@ class TemperatureSchedule:
 
 
 class AnnealTemperature(TrainerCallback):
-    """Before each optimizer step, set the temperature the trainer samples with to the schedule's value.
-
-    TRL's GRPOTrainer samples with `trainer.generation_config` (transformers backend; its
-    `generation_kwargs` also override the model's own generation config) or with
-    `trainer.vllm_generation.temperature` (vLLM backend); all of them are updated. `history` keeps
-    (step, temperature) for logs and tests.
-    """
+    """Before each optimizer step, set the temperature the trainer samples (and scores) with to the
+    schedule's value, through train/trl_adapter.py, which knows where TRL keeps it; the value goes into
+    the step's metrics as `sampling_temperature` (TRL averages it over each logging window)."""
 
     def __init__(self, trainer, schedule: TemperatureSchedule):
         self.trainer = trainer
         self.schedule = schedule
-        self.history: list[tuple[int, float]] = []
 
     def on_step_begin(self, args, state, control, **kwargs):
-        t = self.schedule.at(state.global_step, state.max_steps)
-        trainer = self.trainer
-        trainer.temperature = t
-        if getattr(trainer, "generation_config", None) is not None:
-            trainer.generation_config.temperature = t
-            trainer.generation_kwargs["temperature"] = t
-        if getattr(trainer, "vllm_generation", None) is not None:
-            trainer.vllm_generation.temperature = t
-        self.history.append((state.global_step, t))
+        from train.trl_adapter import log_metric, set_sampling_temperature
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs is not None and self.history:
-            logs["sampling_temperature"] = self.history[-1][1]
+        t = self.schedule.at(state.global_step, state.max_steps)
+        set_sampling_temperature(self.trainer, t)
+        log_metric(self.trainer, "sampling_temperature", t)
 
 
 def uniform_length_mask(lengths: Sequence[Sequence[int]], max_cv: float) -> list[bool]:
@@ -132,7 +119,6 @@ class SkipSolvedSampler:
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 0
-        self.skipped = 0
 
     def __len__(self) -> int:
         chunks = len(self.problem_ids) // self.batch_size
@@ -154,9 +140,7 @@ class SkipSolvedSampler:
             chunk: list[int] = []
             while pending and len(chunk) < self.batch_size:
                 i = pending.pop(0)
-                if self._solved(i):
-                    self.skipped += 1
-                else:
+                if not self._solved(i):
                     chunk.append(i)
             if len(chunk) < self.batch_size:
                 # out of fresh prompts: reuse this epoch's unsolved ones first, solved ones only if need be

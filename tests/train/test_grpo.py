@@ -7,6 +7,9 @@ from collections import Counter
 
 import pytest
 
+from lakehouse.errors import UserError
+from reward.functions import make_accuracy_reward
+from reward.verify import Verifier
 from tests.train.conftest import Steps, parse
 from train import grpo
 from train.rewards import guarded
@@ -18,6 +21,7 @@ from train.stabilisers import (
     oversample_hard,
     uniform_length_mask,
 )
+from train.trl_adapter import SUPPORTED_TRL, check_trl_version
 
 GRPO_FAST = [
     "--max_steps",
@@ -41,6 +45,20 @@ def test_temperature_schedule_is_linear_over_the_first_half_then_constant(step, 
     assert TemperatureSchedule(1.0, 0.6, 0.5).at(step, max_steps) == pytest.approx(expected)
 
 
+class Logged(Steps):
+    """Steps, plus the sampling temperature each logged step reports (read from the log history at the
+    end: the annealing callback adds it to a step's logs after the callbacks passed to main)."""
+
+    def __init__(self):
+        super().__init__()
+        self.temperatures: list[float] = []
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.temperatures = [
+            h["sampling_temperature"] for h in state.log_history if "sampling_temperature" in h
+        ]
+
+
 class GenerateSpy:
     """Wraps the model's real `generate` to record the temperature of the config it is called with."""
 
@@ -62,15 +80,15 @@ def test_annealed_temperature_is_the_one_used_for_sampling(views_lake, dpo_run, 
         trainers.append((self, GenerateSpy(self.model)))
 
     monkeypatch.setattr(grpo.StabilisedGRPOTrainer, "__init__", keep)
-    steps = Steps()
+    steps = Logged()
     cfg = parse("grpo", views_lake, tmp_path, "--model", str(dpo_run[0]), *GRPO_FAST, "--max_steps", "6")
     grpo.main(cfg, callbacks=[steps], reward_funcs=_rewards())
-    trainer, spy = trainers[0]
+    _, spy = trainers[0]
     schedule = TemperatureSchedule(1.0, 0.6, 0.5)
     expected = [schedule.at(s, 6) for s in range(6)]
     assert steps.begun == list(range(6))
-    assert [t for _, t in trainer.sampling_temperatures] == pytest.approx(expected)
-    assert spy.seen == pytest.approx(expected)  # what model.generate really received
+    assert spy.seen == pytest.approx(expected)  # what model.generate really received, step by step
+    assert steps.temperatures == pytest.approx(expected)  # and what the run logged
     assert (tmp_path / "model.safetensors").exists()
 
 
@@ -276,3 +294,40 @@ def test_grpo_with_reward_package_rewards_and_prompt_filter(views_lake, dpo_run,
     kept, dropped = (int(w.rstrip(",")) for w in line.split()[3:6:2])
     assert kept + dropped == 16
     assert AutoModelForCausalLM.from_pretrained(tmp_path).config.model_type == "qwen2"
+
+
+@pytest.mark.parametrize("version", ["1.16.0", "1.16.3", "1.16.0.dev0", "1.16.1rc1"])
+def test_supported_trl_versions_pass_the_check(version):
+    check_trl_version(version)
+
+
+@pytest.mark.parametrize("version", ["0.20.0", "1.15.2", "1.17.0", "2.0.0"])
+def test_other_trl_versions_fail_with_one_line_naming_both(version):
+    with pytest.raises(UserError) as e:
+        check_trl_version(version)
+    message = str(e.value)
+    assert "\n" not in message
+    assert f"TRL {version} is installed" in message and SUPPORTED_TRL in message
+
+
+def test_pyproject_pins_the_trl_range_the_adapter_supports():
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    pins = [Requirement(r) for r in project["optional-dependencies"]["train"]]
+    assert [r.specifier for r in pins if r.name == "trl"] == [SpecifierSet(SUPPORTED_TRL)]
+
+
+def test_accuracy_reward_checks_with_the_verifier_it_is_given():
+    completions = [[{"role": "assistant", "content": "\\boxed{7}"}], [{"role": "assistant", "content": "3"}]]
+    with Verifier(workers=1, timeout_s=2.0) as verifier:
+        reward = make_accuracy_reward(verifier)
+        assert reward(completions, answer=["7", "7"]) == [1.0, 0.0]
+        assert verifier.stats.checks == 2
+    assert reward.__name__ == "accuracy_reward"  # the name TRL logs it under
+    assert grpo.default_rewards(verifier)[0].__name__ == "accuracy_reward"
