@@ -12,10 +12,8 @@ import yaml
 
 from lakehouse.errors import UserError
 from problemsets.registry import Benchmark, resolve
-from sampling.prompts import DEFAULT_INSTRUCTION
 
 DEFAULT_YAML = Path(__file__).with_name("curate.yaml")
-INSTRUCTION = DEFAULT_INSTRUCTION  # one instruction for generation, views and evaluation
 
 
 @dataclass
@@ -67,7 +65,6 @@ class FilterConfig:
 
 @dataclass
 class ViewsConfig:
-    instruction: str = INSTRUCTION  # the user message is problem + "\n" + instruction
     sft_k: int = 2  # at most k correct traces per problem (shortest first)
     sft_band: tuple[float, float] = (0.0, 1.0)  # preferred pass-rate band (inclusive)
     sft_outside_band: bool = True  # False: drop problems outside the band; True: rank them after

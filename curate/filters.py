@@ -14,21 +14,13 @@ from rich.progress import track
 
 from curate.config import FilterConfig
 from curate.ngrams import NgramHasher, words
-from reward.extract import has_think_block, last_boxed, split_reasoning
+from reward.extract import last_boxed, split_reasoning
+from sampling.prompts import assistant_text  # the one rule (the text verified = the text trained on)
 
 _STDERR = Console(stderr=True)  # progress goes to stderr, and only on a terminal
 _NUMPY_FROM = 2000  # words
 
 CHECKS = pa.schema([("trace_id", pa.string()), ("reason", pa.string())])  # reason NULL: passes
-
-
-def assistant_text(reasoning: str | None, completion: str | None) -> str:
-    """The assistant turn of the views: the completion as is when it carries its think block,
-    otherwise "<think>" + reasoning + "</think>" + completion."""
-    completion = completion or ""
-    if reasoning is None or has_think_block(completion):
-        return completion
-    return f"<think>{reasoning}</think>{completion}"
 
 
 @dataclass(frozen=True)

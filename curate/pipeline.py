@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 import pyarrow as pa
 from rich.console import Console
 
+from curate import views
 from curate.config import CurateConfig
 from curate.funnel import Funnel, render
 from curate.problem_steps import Decontam, ExactDedup, NearDedup
@@ -126,6 +127,8 @@ def write_outputs(
     lake: Lake, cfg: CurateConfig, built: dict[str, pa.Table], funnel: Funnel, drops: pa.Table, key: str
 ) -> None:
     inputs = snapshot(lake)
+    problems = lake.read("problems", columns=["problem_id", "problem"])
+    text = dict(zip(problems["problem_id"].to_pylist(), problems["problem"].to_pylist(), strict=True))
     for stage, table in built.items():
         lake.replace(f"views/{stage}", [table])
         record = {
@@ -133,7 +136,7 @@ def write_outputs(
             "rows": table.num_rows,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "run_key": key,
-            "params": _params(cfg, stage),
+            "params": {**_params(cfg, stage), "prompts": views.prompt_templates(stage, table, text)},
             "inputs": inputs,
         }
         atomic_write_bytes(
@@ -145,9 +148,7 @@ def write_outputs(
 
 def _params(cfg: CurateConfig, stage: str) -> dict:
     prefix = {"mid": (), "sft": ("sft_",), "dpo": ("dpo_",), "rl": ("rl_",)}[stage]
-    view_params = {
-        k: v for k, v in dataclasses.asdict(cfg.views).items() if k == "instruction" or k.startswith(prefix)
-    }
+    view_params = {k: v for k, v in dataclasses.asdict(cfg.views).items() if k.startswith(prefix)}
     return {
         "views": view_params,
         "filters": dataclasses.asdict(cfg.filters),

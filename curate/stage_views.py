@@ -7,10 +7,11 @@ import dataclasses
 
 import pyarrow as pa
 
-from curate import filters, views
+from curate import views
 from curate.funnel import Funnel
 from curate.state import cache_key
 from curate.step import Context
+from sampling.prompts import assistant_text
 
 STAGES = ("mid", "sft", "dpo", "rl")
 
@@ -43,17 +44,19 @@ def _pool(ctx: Context) -> list[views.PoolTrace]:
     """The live traces with their verdicts."""
     rows = ctx.sql(
         """SELECT t.trace_id, t.problem_id, t.sample_idx, t.reasoning, t.completion, t.completion_tokens,
-                  bool_and(v.correct), any_value(v.status)
+                  bool_and(v.correct), any_value(v.status), t.prompt
            FROM live_traces l JOIN traces t USING (row) JOIN verdicts v ON v.trace_id = t.trace_id
            GROUP BY ALL ORDER BY t.problem_id, t.sample_idx, t.trace_id""",
         traces=ctx.traces(),
         verdicts=ctx.verdicts(),
     )
     pool = []
-    for tid, pid, idx, reasoning, completion, tokens, correct, status in rows:
-        text = filters.assistant_text(reasoning, completion)
+    for tid, pid, idx, reasoning, completion, tokens, correct, status, prompt in rows:
+        text = assistant_text(reasoning, completion)
         length = int(tokens) if tokens is not None else len(text.split())
-        pool.append(views.PoolTrace(tid, pid, int(idx or 0), text, length, bool(correct), status or "ok"))
+        pool.append(
+            views.PoolTrace(tid, pid, int(idx or 0), text, length, bool(correct), status or "ok", prompt)
+        )
     return pool
 
 
@@ -61,9 +64,15 @@ def _problems(ctx: Context) -> list[views.Problem]:
     """The live problems, each with the teacher's pass rate over all its verdicts."""
     rows = ctx.sql(
         """SELECT p.problem_id, any_value(p.problem), any_value(p.answer), any_value(p.level),
-                  (SELECT avg(CAST(v.correct AS DOUBLE)) FROM verdicts v WHERE v.problem_id = p.problem_id)
+                  (SELECT avg(CAST(v.correct AS DOUBLE)) FROM verdicts v WHERE v.problem_id = p.problem_id),
+                  (SELECT list(DISTINCT t.prompt ORDER BY t.prompt) FROM traces t JOIN verdicts v USING (trace_id)
+                   WHERE t.problem_id = p.problem_id)
            FROM live_problems l JOIN problems p USING (row) GROUP BY p.problem_id ORDER BY p.problem_id""",
         problems=ctx.problems(),
         verdicts=ctx.verdicts(),
+        traces=ctx.traces(),
     )
-    return [views.Problem(pid, text, answer, level, rate) for pid, text, answer, level, rate in rows]
+    return [
+        views.Problem(pid, text, answer, level, rate, tuple(prompts or ()))
+        for pid, text, answer, level, rate, prompts in rows
+    ]

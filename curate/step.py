@@ -47,6 +47,7 @@ _TRACE_COLUMNS = [
     "trace_id",
     "problem_id",
     "sample_idx",
+    "prompt",
     "reasoning",
     "completion",
     "finish_reason",

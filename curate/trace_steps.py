@@ -13,6 +13,7 @@ import pyarrow as pa
 from curate import filters
 from curate.state import cache_key
 from curate.step import Context, Drop
+from sampling.prompts import assistant_text
 
 HASHES = pa.schema([("trace_id", pa.string()), ("text_hash", pa.string())])
 
@@ -64,7 +65,7 @@ class TraceDedup:
 def _hash_traces(traces: pa.Table) -> pa.Table:
     ids = traces.column("trace_id").to_pylist()
     texts = (
-        filters.assistant_text(r, c)
+        assistant_text(r, c)
         for r, c in zip(
             traces.column("reasoning").to_pylist(), traces.column("completion").to_pylist(), strict=True
         )

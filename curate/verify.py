@@ -29,6 +29,7 @@ from lakehouse.errors import UserError
 from lakehouse.sql import connect
 from reward.extract import EXTRACTION_MODES
 from reward.verify import Verifier
+from sampling.prompts import assistant_text
 
 BANDS_TABLE = "difficulty_bands"
 CACHE_DIR = "verify_cache"
@@ -142,11 +143,9 @@ def _scalar(con, sql: str):
 
 
 def _response(row: dict) -> str:
-    """The text the answer is read from: a separate reasoning field goes back into a think block, so
-    extraction treats it as it treats an inline one (the visible part first)."""
-    completion = row["completion"] or ""
-    reasoning = row["reasoning"]
-    return f"<think>{reasoning}</think>{completion}" if reasoning else completion
+    """The text the answer is read from: the canonical assistant turn the views train on (one rule,
+    sampling.prompts), so the text verified is the text trained on."""
+    return assistant_text(row["reasoning"], row["completion"])
 
 
 def _check(cfg: VerifyConfig) -> None:

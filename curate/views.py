@@ -7,11 +7,16 @@
 - rl: prompts with gold answers whose teacher pass rate lies in a band; hard prompts repeated
   (reward rebalancing). Note the band uses the teacher's pass rate, the only one known before training.
 
+Every row's user turn is the prompt the teacher answered (traces.prompt: system message, problem and
+instruction as sent), never rebuilt: the student trains on what the teacher saw. A DPO pair needs one
+prompt for both rollouts, an rl prompt one prompt across the problem's traces (else "mixed_prompts").
+
 Each builder returns the view's rows and a Counter of drop reasons over its input, for the funnel.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -59,6 +64,7 @@ class PoolTrace:
     length: int  # completion tokens (or words) for "shorter first"
     correct: bool
     status: str
+    prompt: str = "[]"  # traces.prompt: the messages the teacher answered, as JSON
 
 
 @dataclass(frozen=True)
@@ -68,10 +74,12 @@ class Problem:
     answer: str | None
     level: int | None
     pass_rate: float | None  # teacher's, over all verified traces; None when none was verified
+    prompts: tuple[str, ...] = ()  # the distinct traces.prompt of its verified traces
 
 
-def user_turn(problem: Problem, cfg: ViewsConfig) -> list[dict]:
-    return [{"role": "user", "content": prompts.user_turn(problem.problem, cfg.instruction)}]
+def prompt_of(trace: PoolTrace) -> list[dict]:
+    """The messages the teacher answered (system message included), as the trace recorded them."""
+    return json.loads(trace.prompt)
 
 
 def assistant_turn(trace: PoolTrace) -> list[dict]:
@@ -108,7 +116,7 @@ def build_mid(
                 continue
             rows.append(
                 {
-                    "messages": user_turn(problems[pid], cfg) + assistant_turn(t),
+                    "messages": prompt_of(t) + assistant_turn(t),
                     "problem_id": pid,
                     "trace_id": t.trace_id,
                 }
@@ -141,7 +149,7 @@ def build_sft(
     chosen = sorted((t for _, t in ranked), key=lambda t: (t.problem_id, *_by_length(t)))
     rows = [
         {
-            "messages": user_turn(problems[t.problem_id], cfg) + assistant_turn(t),
+            "messages": prompt_of(t) + assistant_turn(t),
             "problem_id": t.problem_id,
             "trace_id": t.trace_id,
         }
@@ -181,28 +189,40 @@ def build_dpo(
     """Unit of the funnel: traces (each pair uses two). Rejected rollouts need a clean verdict ("ok")."""
     rows, drops = [], Counter()
     for pid, traces in _grouped(pool).items():
-        correct = [t for t in traces if t.correct]
-        incorrect = [t for t in traces if not t.correct and t.status == "ok"]
         drops.update(f"verdict:{t.status}" for t in traces if not t.correct and t.status != "ok")
-        if not correct or not incorrect:
-            drops["no_incorrect" if correct else "no_correct"] += len(correct) + len(incorrect)
-            continue
-        pairs = pair_rollouts(correct, incorrect, cfg)
-        left = len(correct) + len(incorrect) - 2 * len(pairs)
-        drops["over_max_pairs" if len(pairs) >= cfg.dpo_max_pairs else "unpaired"] += left
-        prompt = user_turn(problems[pid], cfg)
-        rows += [
-            {
-                "prompt": prompt,
-                "chosen": assistant_turn(c),
-                "rejected": assistant_turn(r),
-                "problem_id": pid,
-                "chosen_trace_id": c.trace_id,
-                "rejected_trace_id": r.trace_id,
-            }
-            for c, r in pairs
-        ]
+        for prompt, same in _by_prompt([t for t in traces if t.correct or t.status == "ok"]):
+            rows += _pairs_of(pid, prompt, same, cfg, drops)
     return rows, drops
+
+
+def _by_prompt(traces: list[PoolTrace]) -> list[tuple[str, list[PoolTrace]]]:
+    """Rollouts grouped by the prompt they answered: a pair compares two answers to one prompt."""
+    groups: dict[str, list[PoolTrace]] = defaultdict(list)
+    for t in traces:
+        groups[t.prompt].append(t)
+    return sorted(groups.items())
+
+
+def _pairs_of(pid: str, prompt: str, traces: list[PoolTrace], cfg: ViewsConfig, drops: Counter) -> list[dict]:
+    correct = [t for t in traces if t.correct]
+    incorrect = [t for t in traces if not t.correct]
+    if not correct or not incorrect:
+        drops["no_incorrect" if correct else "no_correct"] += len(correct) + len(incorrect)
+        return []
+    pairs = pair_rollouts(correct, incorrect, cfg)
+    left = len(correct) + len(incorrect) - 2 * len(pairs)
+    drops["over_max_pairs" if len(pairs) >= cfg.dpo_max_pairs else "unpaired"] += left
+    return [
+        {
+            "prompt": json.loads(prompt),
+            "chosen": assistant_turn(c),
+            "rejected": assistant_turn(r),
+            "problem_id": pid,
+            "chosen_trace_id": c.trace_id,
+            "rejected_trace_id": r.trace_id,
+        }
+        for c, r in pairs
+    ]
 
 
 def build_rl(problems: list[Problem], cfg: ViewsConfig) -> tuple[list[dict], Counter]:
@@ -216,7 +236,7 @@ def build_rl(problems: list[Problem], cfg: ViewsConfig) -> tuple[list[dict], Cou
             continue
         copies = cfg.rl_hard_repeat if p.pass_rate <= cfg.rl_hard_below else 1
         row = {
-            "prompt": user_turn(p, cfg),
+            "prompt": json.loads(p.prompts[0]),
             "answer": p.answer,
             "pass_rate": p.pass_rate,
             "problem_id": p.problem_id,
@@ -229,6 +249,8 @@ def build_rl(problems: list[Problem], cfg: ViewsConfig) -> tuple[list[dict], Cou
 def _rl_reason(p: Problem, lo: float, hi: float) -> str | None:
     if p.pass_rate is None:
         return "unverified"
+    if len(p.prompts) != 1:  # runs asked it differently: no one prompt the pass rate belongs to
+        return "mixed_prompts" if p.prompts else "unverified"
     if not (p.answer or "").strip():
         return "no_gold"
     if p.pass_rate > hi:
@@ -240,3 +262,16 @@ def _rl_reason(p: Problem, lo: float, hi: float) -> str | None:
 
 def to_table(view: str, rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SCHEMAS[view])
+
+
+def prompt_templates(view: str, table: pa.Table, problem_text: dict[str, str]) -> list[str]:
+    """The distinct prompts of a view's rows with the problem replaced by `{problem}`: the provenance
+    line "what the teacher was asked" of the view's card."""
+    column = "messages" if view in ("mid", "sft") else "prompt"
+    seen: set[str] = set()
+    for messages, pid in zip(
+        table.column(column).to_pylist(), table.column("problem_id").to_pylist(), strict=True
+    ):
+        asked = [m for m in messages if m["role"] != "assistant"]
+        seen.add(prompts.prompt_template(asked, problem_text.get(pid, "")))
+    return sorted(seen)

@@ -198,7 +198,7 @@ def _view_params(v: ViewStats) -> dict | None:
 
 
 def _stage_params(stats: CardStats) -> list[str]:
-    """One line per view with its stage settings, and the prompt instruction once."""
+    """One line per view with its stage settings, and each prompt the teacher answered once."""
     lines, instructions = [], []
     for v in stats.views:
         params = _view_params(v)
@@ -206,10 +206,29 @@ def _stage_params(stats: CardStats) -> list[str]:
             continue
         shown = ", ".join(f"{k}={json.dumps(val)}" for k, val in params.items() if k != "instruction")
         lines.append(f"- `{v.name}`: {shown or 'no stage parameters'}")
-        if params.get("instruction") and params["instruction"] not in instructions:
-            instructions.append(params["instruction"])
-    lines += [f"- instruction appended to every problem: “{i}”" for i in instructions]
+        for asked in _prompts(v, params):
+            if asked not in instructions:
+                instructions.append(asked)
+    lines += [f"- prompt the teacher answered (and the rows keep): {a}" for a in instructions]
     return lines + [""] if lines else []
+
+
+def _prompts(view: ViewStats, params: dict) -> list[str]:
+    """The view's prompt templates (.view.json params.prompts), each as its messages in one line; an
+    older lake's single `instruction` as the user turn it made."""
+    templates = ((view.provenance or {}).get("params") or {}).get("prompts") or []
+    if not templates and params.get("instruction"):
+        return [f"user: “{{problem}}\\n{params['instruction']}”"]
+    out = []
+    for t in templates:
+        messages = json.loads(t)
+        # one line per prompt: line breaks shown as \n, as the teacher received them
+        out.append(" · ".join(f"{m['role']}: “{_one_line(m['content'])}”" for m in messages))
+    return out
+
+
+def _one_line(text) -> str:
+    return str(text).replace("\n", "\\n")
 
 
 def _statistics(stats: CardStats, layout: CardLayout) -> list[str]:
@@ -242,7 +261,8 @@ def _statistics(stats: CardStats, layout: CardLayout) -> list[str]:
     if stats.levels:
         lines += ["Pass rate by problem level:", ""]
         lines += table(
-            ["level", "problems", "pass rate"], [[lv, f"{n:,}", f"{p:.3f}"] for lv, n, p in stats.levels]
+            ["level", "problems", "pass rate"],
+            [["no level" if lv is None else lv, f"{n:,}", f"{p:.3f}"] for lv, n, p in stats.levels],
         )
     lines += ["### Drop-reason funnel", ""]
     if stats.funnel is None:

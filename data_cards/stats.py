@@ -89,7 +89,7 @@ class CardStats:
     pass_rates: list[float] | None  # one per problem, None when nothing was verified
     bands: list[tuple[str, int, float]] | None  # (band, problems, mean pass rate)
     band_thresholds: tuple[float, float] | None  # (hard_below, medium_below) from `curate verify`
-    levels: list[tuple[int, int, float]] | None  # (level, problems, mean pass rate)
+    levels: list[tuple[int | None, int, float]] | None  # (level or None: no level, problems, pass rate)
     funnel: list[FunnelRow] | None
     decontam: list[DecontamRow] | None
     package_version: str
@@ -248,15 +248,19 @@ def _band_thresholds(con: duckdb.DuckDBPyConnection) -> tuple[float, float] | No
     return (float(rows[0][0]), float(rows[0][1])) if rows else None
 
 
-def _levels(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int, float]] | None:
+def _levels(con: duckdb.DuckDBPyConnection) -> list[tuple[int | None, int, float]] | None:
+    """Pass rate per level; problems without a level are a row of their own (None), never left out.
+    None when no problem has a level (the table would say nothing)."""
     rows = con.execute(
         """
         SELECT p.level, count(DISTINCT v.problem_id), avg(CAST(v.correct AS DOUBLE))
         FROM verdicts v JOIN problems p USING (problem_id)
-        WHERE p.level IS NOT NULL GROUP BY p.level ORDER BY p.level
+        GROUP BY p.level ORDER BY p.level NULLS LAST
         """
     ).fetchall()
-    return [(int(lv), int(n), float(p)) for lv, n, p in rows] or None
+    if all(lv is None for lv, _, _ in rows):
+        return None
+    return [(None if lv is None else int(lv), int(n), float(p)) for lv, n, p in rows]
 
 
 def _funnel(con: duckdb.DuckDBPyConnection) -> list[FunnelRow] | None:

@@ -97,6 +97,36 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
+_BOX_SEPARATOR = re.compile(r"^[\s,;$]*(?:and|or)?[\s,;$]*$")
+_MAX_JOINED_BOXES = 16
+
+
+def final_boxes(text: str) -> str | None:
+    """The last box, with the boxes right before it when only separators stand between them:
+    `\\boxed{3}, \\boxed{5}, and \\boxed{7}` -> "3, 5, 7" (several answers boxed one by one)."""
+    end = len(text)
+    found: list[str] = []
+    tail_start = None
+    for _ in range(_MAX_JOINED_BOXES):
+        pos, cmd = _rfind_any(text, _BOX_COMMANDS, end)
+        if pos < 0:
+            break
+        content = _box_content(text, pos + len(cmd))
+        if content is None:
+            if found:
+                break
+            end = pos  # an unbalanced last box: the previous one (as last_boxed does)
+            continue
+        close = pos + len(cmd) + len(content) + 2 if text[pos + len(cmd) : pos + len(cmd) + 1] == "{" else end
+        if found and not _BOX_SEPARATOR.match(text[close:tail_start]):
+            break
+        found.append(content.strip())
+        tail_start, end = pos, pos
+    if not found:
+        return None
+    return ", ".join(reversed(found)) if len(found) > 1 else found[0]
+
+
 def _rfind_any(text: str, needles: tuple[str, ...], end: int) -> tuple[int, str]:
     best, best_needle = -1, ""
     for needle in needles:
@@ -152,7 +182,7 @@ def extract_answer(text: str, mode: str = "lenient") -> str | None:
     if not text:
         return None
     reasoning, visible = split_reasoning(text)
-    answer = last_boxed(visible)
+    answer = final_boxes(visible)
     if answer is None and mode == "lenient":
         answer = _phrase_answer(visible)
         if answer is None:

@@ -34,6 +34,7 @@ from importlib.metadata import version
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from reward import forms
 from reward.cache import VerdictCache, cache_key
 from reward.extract import EXTRACTION_MODES, extract_answer, normalize_gold
 
@@ -245,6 +246,7 @@ class Verifier:
         if pred is None:
             return self._early(None, False, "no_answer", start, counts)
         gold_n = _gold(gold) if isinstance(gold, str) else normalize_gold(gold)
+        gold_n, pred = forms.rewrite(gold_n, pred)  # intervals, ordinals, choice letters (reward/forms.py)
         key = cache_key(gold_n, pred)
         hit = self.cache.get(key)
         if hit is not None:

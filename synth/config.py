@@ -28,7 +28,9 @@ class GenerateConfig:
     samples: int = opt(8, "--samples", "Rollouts per problem.")
     temperature: float = opt(0.8, "--temperature", "Sampling temperature.")
     top_p: float = opt(0.95, "--top-p", "Nucleus sampling mass.")
-    max_tokens: int = opt(4096, "--max-tokens", "Completion tokens per sample.")
+    max_tokens: int = opt(
+        32768, "--max-tokens", "Completion tokens per sample (long-CoT budget: the paper's 32K)."
+    )
     seed: int = opt(0, "--seed", "Run seed; each sample's seed derives from it (sampling.prompts).")
     limit: int | None = opt(None, "--limit", "At most this many problems (after sharding).")
     shard: tuple[int, int] = opt(

@@ -19,7 +19,7 @@ from lakehouse import Lake
 from lakehouse.errors import UserError
 from lakehouse.ids import trace_id
 from lakehouse.store import atomic_write_bytes
-from sampling.prompts import prompt_messages, sample_seed
+from sampling.prompts import prompt_messages, sample_seed, split_assistant
 from sampling.types import Budgeted, Completion, SampleRequest
 from synth.config import GenerateConfig
 from synth.journal import Journal, compact
@@ -110,7 +110,10 @@ def build_requests(cfg: GenerateConfig, problems: list[dict], done: set[str]) ->
 def trace_row(
     cfg: GenerateConfig, teacher: str, req: SampleRequest, c: Completion, prompt: str | None = None
 ) -> dict:
-    """The lake row of one unit. `prompt` is the messages' JSON when the caller has it cached."""
+    """The lake row of one unit. `prompt` is the messages' JSON when the caller has it cached. Reasoning
+    and answer are split here, at ingest, whatever shape the server answered in (sampling.prompts), so
+    SQL over traces.reasoning does not depend on the server."""
+    reasoning, answer = split_assistant(c.reasoning, c.completion)
     return {
         "trace_id": trace_id(cfg.run, req.problem_id, req.sample_idx),
         "problem_id": req.problem_id,
@@ -118,8 +121,8 @@ def trace_row(
         "teacher": teacher,
         "sample_idx": req.sample_idx,
         "prompt": prompt if prompt is not None else json.dumps(req.messages, ensure_ascii=False),
-        "reasoning": c.reasoning,
-        "completion": c.completion,
+        "reasoning": reasoning,
+        "completion": answer,
         "finish_reason": c.finish_reason,
         "prompt_tokens": c.prompt_tokens,
         "completion_tokens": c.completion_tokens,

@@ -23,13 +23,16 @@ def main(root: Path) -> str:
     con = connect(root)
     rows = con.execute(
         """
-        WITH t AS (SELECT run, count(*) AS done, sum(prompt_tokens) AS pt, sum(completion_tokens) AS ct,
+        WITH requests AS (  -- prompt tokens once per request: the samples of an n > 1 request share its seed
+               SELECT run, problem_id, seed, max(prompt_tokens) AS pt FROM traces GROUP BY ALL),
+             p AS (SELECT run, sum(pt) AS pt FROM requests GROUP BY run),
+             t AS (SELECT run, count(*) AS done, sum(completion_tokens) AS ct,
                           sum(cost_usd) AS cost, any_value(teacher) AS teacher FROM traces GROUP BY run),
              e AS (SELECT run, count(DISTINCT trace_id) AS failed FROM trace_errors
                    WHERE trace_id NOT IN (SELECT trace_id FROM traces) GROUP BY run)
         SELECT coalesce(t.run, e.run), coalesce(t.teacher, ''), coalesce(done, 0), coalesce(pt, 0),
                coalesce(ct, 0), coalesce(cost, 0), coalesce(failed, 0)
-        FROM t FULL OUTER JOIN e ON t.run = e.run ORDER BY 1
+        FROM t LEFT JOIN p ON p.run = t.run FULL OUTER JOIN e ON t.run = e.run ORDER BY 1
         """
     ).fetchall()
     totals = expected_totals(lake)

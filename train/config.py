@@ -61,6 +61,14 @@ class ScriptArgs:
     attn_implementation: str | None = field(
         default=None, metadata={"help": "sdpa | eager | flash_attention_2 (GPU speed-up; off on CPU)."}
     )
+    long_rows: str = field(
+        default="drop",
+        metadata={
+            "help": "mid/sft rows longer than --max_length (counted with the student's tokenizer): drop "
+            "(default: counted and reported), keep (the trainer truncates them: their answer is lost), "
+            "error (stop)."
+        },
+    )
 
 
 @dataclass

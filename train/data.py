@@ -62,3 +62,37 @@ def corpus(ds: Dataset) -> list[str]:
         if col in ds.column_names:
             texts += [m[key] for msgs in ds[col] for m in msgs for key in ("role", "content")]
     return texts
+
+
+LONG_ROWS = ("drop", "keep", "error")
+
+
+def bound_length(
+    ds: Dataset, tokenizer, max_length: int | None, policy: str, view: str
+) -> tuple[Dataset, int]:
+    """Rows whose chat-templated text is longer than `max_length` tokens of the student's tokenizer: a
+    trainer would cut them (the answer and `</think>` go first), so by default they are dropped, and
+    counted. Returns the dataset and how many rows were dropped."""
+    if policy not in LONG_ROWS:
+        raise UserError(f"--long_rows must be one of {', '.join(LONG_ROWS)}, got {policy!r}")
+    if max_length is None or policy == "keep":
+        return ds, 0
+    lengths = [len(_ids(tokenizer, messages)) for messages in ds["messages"]]
+    long = [i for i, n in enumerate(lengths) if n > max_length]
+    if long and policy == "error":
+        raise UserError(
+            f"{view}: {len(long)} of {len(ds)} rows are longer than --max_length {max_length} tokens "
+            f"(longest {max(lengths)}); raise --max_length, or --long_rows drop"
+        )
+    if len(long) == len(ds):
+        raise UserError(
+            f"{view}: every row is longer than --max_length {max_length} tokens (shortest {min(lengths)}); "
+            "raise --max_length"
+        )
+    keep = sorted(set(range(len(ds))) - set(long))
+    return (ds.select(keep) if long else ds), len(long)
+
+
+def _ids(tokenizer, messages) -> list[int]:
+    out = tokenizer.apply_chat_template(messages, tokenize=True)
+    return out["input_ids"] if hasattr(out, "keys") else out  # transformers 5: a BatchEncoding

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from train.common import resume_arg, summary
 from train.config import StageRun
-from train.data import corpus, load_view, view_dir
+from train.data import bound_length, corpus, load_view, view_dir
 from train.student import load_student, save_student
 
 VIEW = "sft"
@@ -28,7 +28,11 @@ def run_sft(cfg: StageRun, view: str, callbacks: Sequence = ()) -> Path:
         save_base(trainer, tokenizer, cfg.script.save_base, view)
     trainer.train(resume_from_checkpoint=resume_arg(cfg.trainer.resume_from_checkpoint))
     out = save_student(trainer, tokenizer, cfg.trainer.output_dir)
-    print(summary(view, trainer, out))
+    line = summary(view, trainer, out)
+    print(
+        line
+        + (f"; {trainer.dropped_long:,} rows longer than max_length dropped" if trainer.dropped_long else "")
+    )
     return out
 
 
@@ -47,6 +51,12 @@ def build_trainer(cfg: StageRun, view: str, callbacks: Sequence = ()):
     script = cfg.script
     dataset = load_view(view_dir(script.lake, view, script.data), view, script.max_samples)
     model, tokenizer = load_student(script, corpus(dataset))
+    dataset, dropped = bound_length(dataset, tokenizer, cfg.trainer.max_length, script.long_rows, view)
+    if dropped:  # said before training starts, and again in the summary line
+        print(
+            f"{view}: dropped {dropped:,} of {dropped + len(dataset):,} rows longer than max_length "
+            f"{cfg.trainer.max_length} tokens (--long_rows keep trains them truncated)"
+        )
     trainer = SFTTrainer(
         model=model,
         args=cfg.trainer,
@@ -54,4 +64,15 @@ def build_trainer(cfg: StageRun, view: str, callbacks: Sequence = ()):
         processing_class=tokenizer,
         callbacks=list(callbacks),
     )
+    trainer.dropped_long = dropped  # reported in the summary line
+    _record_dropped(cfg.trainer.output_dir, view, dropped, len(dataset))
     return trainer, tokenizer
+
+
+def _record_dropped(output_dir: str, view: str, dropped: int, kept: int) -> None:
+    """The stage's data summary next to its checkpoints (train_data.json): rows trained, rows dropped."""
+    import json
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_data.json").write_text(json.dumps({"view": view, "rows": kept, "dropped_long": dropped}))

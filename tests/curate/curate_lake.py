@@ -38,6 +38,7 @@ def trace_row(
     finish: str = "stop",
     run: str = "r1",
     error: str | None = None,
+    prompt: list[dict] | None = None,  # the messages the teacher answered
 ) -> dict:
     return {
         "trace_id": trace_id(run, pid, idx),
@@ -45,7 +46,7 @@ def trace_row(
         "run": run,
         "teacher": "hand",
         "sample_idx": idx,
-        "prompt": json.dumps([{"role": "user", "content": "?"}]),
+        "prompt": json.dumps(prompt or [{"role": "user", "content": "?"}]),
         "reasoning": reasoning,
         "completion": completion,
         "finish_reason": finish,

@@ -12,6 +12,7 @@ import curate.sql_views  # noqa: F401  (problem_stats in the SQL session)
 from lakehouse.sql import connect
 from lakehouse.store import Lake
 from reward.verify import verifier_name
+from sampling.prompts import assistant_text
 from synth.teachers.procedural import plan
 from tests.conftest import cli
 
@@ -62,7 +63,8 @@ def _expected_per_level(root: Path) -> dict[int, tuple[int, int]]:
     for t in Lake(root).read("traces").to_pylist():
         row = problems[t["problem_id"]]
         p = plan(row, t["sample_idx"], t["seed"], t["max_tokens"])
-        assert p.text == t["completion"]  # the plan is the trace the teacher wrote
+        # the plan is the trace the teacher wrote (split into reasoning and answer at ingest)
+        assert assistant_text(None, p.text) == assistant_text(t["reasoning"], t["completion"])
         counts[(row["level"], "n")] += 1
         counts[(row["level"], "k")] += p.intended_correct
     return {lv: (counts[(lv, "n")], counts[(lv, "k")]) for lv in sorted({lv for lv, _ in counts})}

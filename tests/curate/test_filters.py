@@ -7,7 +7,7 @@ import pytest
 from curate_lake import trace_row
 
 from curate.config import FilterConfig
-from curate.filters import assistant_text, check_traces, repetition_share, text_hash
+from curate.filters import check_traces, repetition_share, text_hash
 from curate.ngrams import NgramHasher
 from lakehouse.schema import TRACES
 
@@ -58,8 +58,5 @@ def test_repetition_share():
     assert repetition_share(LOOP, hasher) == pytest.approx(1 - 7 / 133)
 
 
-def test_assistant_text_and_text_hash():
-    assert assistant_text("r", "a") == "<think>r</think>a"
-    assert assistant_text("r", "<think>x</think>a") == "<think>x</think>a"  # already carries its block
-    assert assistant_text(None, "a") == "a"
+def test_text_hash():
     assert text_hash("The  Answer\n is 5") == text_hash("the answer is 5") != text_hash("the answer is 6")

@@ -53,7 +53,10 @@ def completion(name: str, s: int) -> str:
 
 
 def assistant(name: str, s: int) -> list[dict]:
-    return [{"role": "assistant", "content": f"<think>{reasoning(name, s)}</think>{completion(name, s)}"}]
+    # the canonical assistant turn (sampling.prompts.assistant_text)
+    return [
+        {"role": "assistant", "content": f"<think>\n{reasoning(name, s)}\n</think>\n\n{completion(name, s)}"}
+    ]
 
 
 def user(name: str) -> list[dict]:
@@ -73,7 +76,9 @@ def lake(tmp_path_factory):
     )
     traces, verdicts = [], []
     for (name, s), (correct, tokens, finish, status) in ROLLOUTS.items():
-        t = trace_row(PID[name], s, reasoning(name, s), completion(name, s), tokens, finish=finish)
+        t = trace_row(
+            PID[name], s, reasoning(name, s), completion(name, s), tokens, finish=finish, prompt=user(name)
+        )
         traces.append(t)
         verdicts.append(verdict_row(t, correct, status))
     write(lake, [problem_row(TEXT[n], ANSWER[n], level=i + 1) for i, n in enumerate(TEXT)], traces, verdicts)
@@ -156,11 +161,11 @@ def test_funnel_of_the_fixture(lake):
 def test_view_json_records_parameters_and_input_snapshot(lake):
     record = json.loads((lake.path("views/dpo") / ".view.json").read_text())
     assert record["view"] == "dpo" and record["rows"] == 3
-    assert record["params"]["views"] == {
-        "instruction": INSTRUCTION,
-        "dpo_max_pairs": 2,
-        "dpo_length_ratio": None,
-    }
+    assert record["params"]["views"] == {"dpo_max_pairs": 2, "dpo_length_ratio": None}
+    # the prompt the teacher answered, with the problem marked: the views keep it, never rebuild it
+    assert record["params"]["prompts"] == [
+        json.dumps([{"role": "user", "content": "{problem}\n" + INSTRUCTION}])
+    ]
     shards = lake.manifest("traces")["shards"]
     assert record["inputs"]["traces"] == {"rows": 11, "shards": [s["sha256"] for s in shards]}
 

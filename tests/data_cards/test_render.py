@@ -80,8 +80,8 @@ def test_card_numbers_are_the_lake_numbers(full):
         "- `sft`: sft_k=1",
         "- `dpo`: dpo_max_pairs=1",
         "- `rl`: no stage parameters",
-        "- instruction appended to every problem: “Please reason step by step, and put your final answer within "
-        "\\boxed{}.”",
+        "- prompt the teacher answered (and the rows keep): user: “{problem}\\nPlease reason step by step, and "
+        "put your final answer within \\boxed{}.”",
     ]
     assert (
         "Difficulty bands (from `problem_stats`; unsolved = 0, hard < 0.25, medium < 0.5, easy < 1, trivial = 1):"

@@ -108,3 +108,21 @@ def test_many_distinct_sampling_values_are_counted_not_listed(tmp_path):
         "0.9, 0.95, 1.0",
     )
     assert runs["r1"].seed == "7"
+
+
+def test_problems_without_a_level_are_a_row_not_left_out():
+    import duckdb
+
+    from data_cards.stats import _levels
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE problems AS SELECT * FROM (VALUES ('a', 1), ('b', 1), ('c', NULL)) t(problem_id, level)"
+    )
+    con.execute(
+        "CREATE TABLE verdicts AS SELECT * FROM (VALUES ('a', true), ('a', false), ('b', true), ('c', false)) "
+        "t(problem_id, correct)"
+    )
+    assert _levels(con) == [(1, 2, 2 / 3), (None, 1, 0.0)]
+    con.execute("UPDATE problems SET level = NULL")
+    assert _levels(con) is None  # no problem has a level: no table

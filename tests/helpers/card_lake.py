@@ -61,8 +61,8 @@ def build(root: Path, funnel: bool = True, decontam: bool = True, provenance: bo
         lake.replace(f"views/{name}", [table])
         if provenance:
             stage = {"sft": {"sft_k": 1}, "dpo": {"dpo_max_pairs": 1}}.get(name, {})
-            views = {"instruction": INSTRUCTION, **stage}
-            params = {"view": name, "params": {"views": views}, "inputs": {"traces": 24}}
+            prompts = [json.dumps([{"role": "user", "content": "{problem}\n" + INSTRUCTION}])]
+            params = {"view": name, "params": {"views": stage, "prompts": prompts}, "inputs": {"traces": 24}}
             (lake.path(f"views/{name}") / ".view.json").write_text(json.dumps(params))
     if funnel:
         lake.write("funnel", _funnel())

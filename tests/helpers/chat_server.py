@@ -74,7 +74,8 @@ class ChatServer:
     `hold_after`: requests after the first `hold_after` hang until `release()`.
     `api_key`: when set, any other key is refused with 401.
     `script`: per (prompt, seed), the fault of attempt 1, 2, ... (None: answer); beyond it, `faults`.
-    `answers`: per prompt, the visible text of choice 0, 1, ... (an evaluation test's scripted model).
+    `answers`: per prompt, choice 0, 1, ...: its visible text, or a dict of message fields (`content`,
+    `reasoning_content`): a scripted model, e.g. real traces replayed in the shape a server sends them.
     """
 
     def __init__(
@@ -205,7 +206,9 @@ class ChatServer:
         payload = _answer(body, n, key, self.faults.length, self.reasoning)
         if prompt in self.answers:
             for choice in payload["choices"]:
-                choice["message"] = {"role": "assistant", "content": self.answers[prompt][choice["index"]]}
+                scripted = self.answers[prompt][choice["index"]]
+                fields = scripted if isinstance(scripted, dict) else {"content": scripted}
+                choice["message"] = {"role": "assistant", **fields}
         return await self._send(request, payload, key)
 
     async def _send(self, request: web.Request, payload: dict, key) -> web.StreamResponse:

@@ -71,6 +71,7 @@ EXTRACT = [
     ("Answer: 42", "42"),
     ("work\nanswer: x+1", "x+1"),
     ("#### 1,234", "1234"),
+    ("\\boxed{3}, \\boxed{5}, and \\boxed{7}", "3, 5, 7"),  # several answers boxed one by one
     ("blah\n#### 72", "72"),
     ("42", "42"),
     ("  $42$. ", "42"),

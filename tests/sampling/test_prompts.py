@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from curate.config import ViewsConfig
-from curate.filters import assistant_text as views_assistant_text
-from curate.views import Problem
-from curate.views import user_turn as views_user_turn
-from reward.extract import has_think_block
+from reward.extract import split_reasoning
 from sampling.prompts import (
     DEFAULT_INSTRUCTION,
-    _has_think_block,
     assistant_text,
     prompt_messages,
+    prompt_template,
     sample_seed,
+    split_assistant,
     user_turn,
 )
 from synth.config import GenerateConfig
@@ -49,31 +46,40 @@ def test_prompt_messages_put_the_system_prompt_first():
     ]
 
 
+CANON = "<think>\nR\n</think>\n\nA"
+# (reasoning channel, text) -> the canonical assistant turn: every shape a teacher answers in
 ASSISTANT_CASES = [
-    ("r", "a", "<think>r</think>a"),
-    (None, "a", "a"),
-    ("r", "<think>x</think>a", "<think>x</think>a"),  # the completion already carries its block
-    ("r", "<think> </think>a", "<think>r</think><think> </think>a"),  # an empty block is no block
-    ("", "a", "<think></think>a"),  # an empty reasoning channel is still a channel
-    ("r", None, "<think>r</think>"),
+    ("R", "A", CANON),  # reasoning_content beside the answer
+    (None, "<think>\nR\n</think>\n\nA", CANON),  # inline, R1's own layout
+    (None, "<think>R</think>A", CANON),  # inline, no separators
+    (None, "R\n</think>\n\nA", CANON),  # the chat template pre-filled the opener
+    (None, "<|begin_of_thought|>R<|end_of_thought|><|begin_of_solution|>A<|end_of_solution|>", CANON),
+    ("", "<think>R</think>A", CANON),  # an empty channel beside an inline block
+    ("  R \n", "\n\nA\n", CANON),  # blanks around either part do not count
+    (None, "<think>R", "<think>\nR\n</think>\n\n"),  # a cut response: all reasoning
+    (None, "A", "A"),  # no reasoning at all: the answer alone
+    ("R", None, "<think>\nR\n</think>\n\n"),
     (None, None, ""),
-    ("r", "<|begin_of_thought|>x<|end_of_thought|>a", "<|begin_of_thought|>x<|end_of_thought|>a"),
 ]
 
 
 @pytest.mark.parametrize("reasoning, answer, expected", ASSISTANT_CASES)
-def test_assistant_text_is_the_views_rule(reasoning, answer, expected):
+def test_assistant_text_is_one_canonical_form(reasoning, answer, expected):
     assert assistant_text(reasoning, answer) == expected
-    assert views_assistant_text(reasoning, answer) == expected
+    r, a = split_assistant(reasoning, answer)
+    assert assistant_text(r, a) == expected  # what synth stores re-renders to the same string
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["a", "<think>x</think>a", "<think></think>a", "<think> \n</think>", "<think>x", "x</think>",
-     "<|begin_of_thought|>x<|end_of_thought|>", "<|begin_of_thought|><|end_of_thought|>"],
-)  # fmt: skip
-def test_think_block_test_agrees_with_reward(text):
-    assert _has_think_block(text) == has_think_block(text)
+def test_the_canonical_form_reads_back_as_its_parts():
+    assert split_reasoning(CANON) == ("\nR\n", "\n\nA")
+    assert split_assistant(None, CANON) == ("R", "A")
+
+
+def test_prompt_template_marks_the_problem():
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+3?\nGo."}]
+    assert prompt_template(messages, "What is 2+3?") == (
+        '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "{problem}\\nGo."}]'
+    )
 
 
 def test_sample_seed_is_31_bits_of_the_recorded_rule():
@@ -94,13 +100,12 @@ PROBLEM = {
 }
 
 
-def test_synth_views_and_eval_send_the_same_user_turn_and_seeds():
+def test_synth_and_eval_send_the_same_user_turn_and_seeds():
+    """The views do not build a user turn at all: they keep the prompt synth recorded (tests/curate)."""
     expected = "What is 2+3?\n" + INSTRUCTION
     synth = build_requests(GenerateConfig(samples=2, seed=3), [PROBLEM], done=set())
     protocol = Protocol(k=2, temperature=0.6, top_p=0.95, max_tokens=8, instruction=INSTRUCTION)
     evals = requests_for(protocol, 3, [PROBLEM], max_tokens=8)
-    view = views_user_turn(Problem("p1", "What is 2+3?", "5", 1, None), ViewsConfig())
     for requests in (synth, evals):
         assert [r.messages for r in requests] == [[{"role": "user", "content": expected}]] * 2
         assert [r.seed for r in requests] == [sample_seed(3, "p1", 0), sample_seed(3, "p1", 1)]
-    assert view == [{"role": "user", "content": expected}]

@@ -73,9 +73,10 @@ def assert_answers_are_the_servers(rows: list[tuple]) -> None:
         messages = json.loads(prompt)
         key = (messages[-1]["content"], seed)
         choice = _answer({"messages": messages, "max_tokens": 64}, 1, key, MIX.length, True)["choices"][0]
+        # stored as split at ingest: both parts stripped of surrounding blanks
         assert (completion, reasoning) == (
-            choice["message"]["content"],
-            choice["message"]["reasoning_content"],
+            choice["message"]["content"].strip(),
+            choice["message"]["reasoning_content"].strip(),
         )
 
 
@@ -236,3 +237,19 @@ def test_fault_mix_large(tmp_path):
         assert code == 0, err
     rows, failed = units(lake, "big")
     assert len(rows) == len({r[0] for r in rows}) == 8000 and not failed
+
+
+def test_status_counts_prompt_tokens_once_per_request(tmp_path):
+    """Two samples of a problem go out as one request (n=2); `synth status` counts its prompt once."""
+    lake = tmp_path / "lake"
+    make_lake(lake, 4)
+    with ChatServer() as server:
+        code, _, err = finish(synth(lake, server, "--samples", "2"))
+        assert code == 0, err
+    rows = Lake(lake).read("traces").to_pylist()
+    per_request = {(r["problem_id"], r["seed"]): r["prompt_tokens"] for r in rows}
+    assert len(per_request) == 4 and len(rows) == 8
+    status = subprocess.run(
+        [cli("synth"), "status", "--lake", str(lake)], capture_output=True, text=True
+    ).stdout
+    assert status.splitlines()[1].split()[3] == f"{sum(per_request.values()):,}"

@@ -68,3 +68,44 @@ def test_resume_from_checkpoint_continues_at_the_right_step(views_lake, mid_ckpt
     assert state["global_step"] == 4
     # the resumed run replays the same data and optimizer state: same losses for steps 3 and 4
     assert resumed.losses == first.losses[2:]
+
+
+def test_rows_longer_than_max_length_are_dropped_and_counted_never_truncated(views_lake, tmp_path, capsys):
+    """Real R1 traces (tests/fixtures/README.md, 1.3k-4.5k characters of reasoning) beside the view's
+    short rows, SFT at max_length 256: the long rows are dropped before training, counted, printed and
+    stored in the stage's train_data.json; every row trained fits (its answer and </think> are kept)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sampling.prompts import assistant_text, prompt_messages
+    from tests.conftest import FIXTURES
+    from train.data import bound_length, load_view
+
+    short = load_view(views_lake / "views" / "sft", "sft")["messages"]
+    r1 = [json.loads(line) for line in (FIXTURES / "r1_671b_traces.jsonl").read_text().splitlines()]
+    long_rows = [
+        prompt_messages(t["problem"])
+        + [{"role": "assistant", "content": assistant_text(t["message_thinking"], t["message_content"])}]
+        for t in r1
+    ]
+    data = tmp_path / "view"
+    data.mkdir()
+    messages = list(short) + long_rows
+    pq.write_table(pa.table({"messages": messages}), data / "part-0.parquet")
+    out = tmp_path / "sft"
+    run("sft", views_lake, out, "--data", str(data), "--max_steps", "1", "--max_length", "256")
+    printed = capsys.readouterr().out
+    assert f"sft: dropped 5 of {len(messages)} rows longer than max_length 256 tokens" in printed
+    assert printed.strip().splitlines()[-1].endswith("; 5 rows longer than max_length dropped")
+    assert json.loads((out / "train_data.json").read_text()) == {
+        "view": "sft", "rows": len(messages) - 5, "dropped_long": 5
+    }  # fmt: skip
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    kept, dropped = bound_length(load_view(data, "sft"), tokenizer, 256, "drop", "sft")
+    assert dropped == 5 and all(
+        len(tokenizer.apply_chat_template(m, tokenize=True)["input_ids"]) <= 256 for m in kept["messages"]
+    )
