@@ -1,6 +1,6 @@
 """Left-to-right chains of single digits with + and × (by 3, 7 or 9), keeping only the last digit.
 
-This is the task a tiny student can learn with chain of thought and not without it (see ENV_NOTES):
+This is the task a tiny student can learn with chain of thought and not without it (measured: train/README.md, "The tiny student"):
 the multipliers are invertible mod 10, so a wrong digit anywhere always changes the final answer.
 """
 
