@@ -347,7 +347,23 @@ def _decontamination(stats: CardStats) -> list[str]:
         [f"`{d.benchmark}`", f"{d.items:,}", f"{d.matched:,}", _example(d.examples[0]) if d.examples else "-"]
         for d in stats.decontam
     ]
-    return lines + table(["benchmark", "items checked", "training problems matched", "example"], rows)
+    lines += table(["benchmark", "items checked", "training problems matched", "example"], rows)
+    return lines + _near_dups(stats)
+
+
+def _near_dups(stats: CardStats) -> list[str]:
+    """What near-duplicate dedup merged, with both texts (two problems with different gold answers are
+    never merged)."""
+    if stats.near_dups is None:
+        return []
+    count, pairs = stats.near_dups
+    lines = [
+        "### Near-duplicates",
+        "",
+        f"{count:,} problems were merged into a near-duplicate with the same gold answer.",
+    ]
+    lines += [""] + [f"- “{_clip(a, 110)}” ≈ kept “{_clip(b, 110)}”" for a, b in pairs] if pairs else []
+    return lines + [""]
 
 
 def _example(ex) -> str:

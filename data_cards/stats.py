@@ -93,6 +93,8 @@ class CardStats:
     funnel: list[FunnelRow] | None
     decontam: list[DecontamRow] | None
     package_version: str
+    # near-duplicates merged by curate's dedup: (count, up to 3 (problem, kept problem) pairs); None: not run
+    near_dups: tuple[int, list[tuple[str, str]]] | None = None
     generated_at: str = field(
         default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     )
@@ -121,6 +123,7 @@ def collect(root: Path, views: list[str]) -> CardStats:
         funnel=_funnel(con),
         decontam=_decontam(con),
         package_version=_package_version(),
+        near_dups=_near_dups(con),
     )
 
 
@@ -270,6 +273,17 @@ def _funnel(con: duckdb.DuckDBPyConnection) -> list[FunnelRow] | None:
     unit = "unit" if "unit" in columns else "'rows'"
     rows = con.execute(f"SELECT step, {unit}, rows_in, rows_out, reason, count FROM funnel").fetchall()
     return [FunnelRow(s, u or "rows", int(i), int(o), r, int(c or 0)) for s, u, i, o, r, c in rows]
+
+
+def _near_dups(con: duckdb.DuckDBPyConnection) -> tuple[int, list[tuple[str, str]]] | None:
+    """How many problems dedup merged into a near-duplicate, with example pairs (both texts)."""
+    if not _has(con, "dedup"):
+        return None
+    pairs = con.execute(
+        """SELECT p.problem, k.problem FROM dedup d JOIN problems p USING (problem_id)
+           JOIN problems k ON k.problem_id = d.kept_id ORDER BY d.problem_id LIMIT 3"""
+    ).fetchall()
+    return _scalar(con, "SELECT count(*) FROM dedup"), [(str(a), str(b)) for a, b in pairs]
 
 
 def _decontam(con: duckdb.DuckDBPyConnection) -> list[DecontamRow] | None:

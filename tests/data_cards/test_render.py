@@ -132,3 +132,21 @@ def test_missing_steps_say_not_run(tmp_path):
 )
 def test_size_category(rows, category):
     assert size_category(rows) == category
+
+
+def test_near_duplicates_merged_are_shown_with_both_texts(tmp_path):
+    import pyarrow as pa
+
+    lake = card_lake.build(tmp_path / "lake")
+    problems = lake.read("problems").to_pylist()
+    lake.replace(
+        "dedup",
+        [pa.table({"problem_id": [problems[1]["problem_id"]], "kept_id": [problems[0]["problem_id"]]})],
+    )
+    lines = str(render(collect(lake.root, ["sft"]), layout())).splitlines()
+    start = lines.index("### Near-duplicates")
+    assert lines[start + 2 : start + 5] == [
+        "1 problems were merged into a near-duplicate with the same gold answer.",
+        "",
+        f"- “{problems[1]['problem']}” ≈ kept “{problems[0]['problem']}”",
+    ]
