@@ -61,6 +61,11 @@ class FilterConfig:
     max_tokens: int | None = None
     repetition_ngram: int = 8  # words per n-gram in the repetition check
     max_repetition: float = 0.5  # drop when more than this share of n-grams are repeats (runaway loops)
+    # The training stage's bound ahead of time: drop traces whose prompt + assistant turn is longer than
+    # `max_length` tokens of the student's tokenizer (a checkpoint dir or a tokenizer.json). The chat
+    # markup is not counted: `train mid|sft` still check the exact templated length.
+    max_length: int | None = None
+    student_tokenizer: str | None = None
 
 
 @dataclass

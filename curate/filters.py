@@ -4,8 +4,10 @@ first filter it fails (in FILTERS order), so every dropped trace is counted exac
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +16,7 @@ from rich.progress import track
 
 from curate.config import FilterConfig
 from curate.ngrams import NgramHasher, words
+from lakehouse.errors import UserError
 from reward.extract import last_boxed, split_reasoning
 from sampling.prompts import assistant_text  # the one rule (the text verified = the text trained on)
 
@@ -96,4 +99,50 @@ def check_traces(traces: pa.Table, cfg: FilterConfig, progress: bool = False) ->
         trace = Trace.from_row(row)
         ids.append(row["trace_id"])
         reasons.append(next((r for r, check in FILTERS.items() if not check(trace, cfg, hasher)), None))
+    if cfg.max_length is not None:
+        reasons = _bound_length(rows, reasons, cfg)
     return pa.table({"trace_id": ids, "reason": reasons}, schema=CHECKS)
+
+
+def _bound_length(rows: list[dict], reasons: list[str | None], cfg: FilterConfig) -> list[str | None]:
+    """`over_max_length` for traces whose prompt + assistant turn has more than cfg.max_length tokens of
+    the student's tokenizer (counted in one batch by the `tokenizers` library: no torch)."""
+    tokenizer = load_tokenizer(cfg.student_tokenizer)
+    texts = [
+        _prompt_text(r.get("prompt")) + assistant_text(r.get("reasoning"), r.get("completion")) for r in rows
+    ]
+    lengths = [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    return [
+        r if r is not None or n <= cfg.max_length else "over_max_length"
+        for r, n in zip(reasons, lengths, strict=True)
+    ]
+
+
+def _prompt_text(prompt: str | None) -> str:
+    try:
+        return "".join(str(m.get("content", "")) for m in json.loads(prompt or "[]"))
+    except (ValueError, AttributeError):
+        return ""
+
+
+def tokenizer_file(path: str | None) -> Path:
+    """The tokenizer.json of a checkpoint directory, or the file given."""
+    if not path:
+        raise UserError(
+            "filters.max_length needs filters.student_tokenizer (a checkpoint dir or tokenizer.json)"
+        )
+    file = Path(path) / "tokenizer.json" if Path(path).is_dir() else Path(path)
+    if not file.is_file():
+        raise UserError(f"filters.student_tokenizer {path}: no tokenizer.json there")
+    return file
+
+
+def load_tokenizer(path: str | None):
+    """A fast tokenizer from a checkpoint directory (its tokenizer.json) or a tokenizer.json file."""
+    from tokenizers import Tokenizer
+
+    file = tokenizer_file(path)
+    try:
+        return Tokenizer.from_file(str(file))
+    except Exception as e:  # a malformed file: say which
+        raise UserError(f"{file}: not a tokenizers JSON file ({str(e).splitlines()[0][:120]})") from None

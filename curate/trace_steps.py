@@ -13,6 +13,7 @@ import pyarrow as pa
 from curate import filters
 from curate.state import cache_key
 from curate.step import Context, Drop
+from lakehouse.store import sha256_file
 from sampling.prompts import assistant_text
 
 HASHES = pa.schema([("trace_id", pa.string()), ("text_hash", pa.string())])
@@ -95,7 +96,10 @@ class Filters:
     name, unit = "filters", "trace"
 
     def key(self, ctx: Context) -> str:
-        return cache_key("filters-v3", dataclasses.asdict(ctx.cfg.filters))
+        cfg = ctx.cfg.filters
+        tokenizer = filters.tokenizer_file(cfg.student_tokenizer) if cfg.max_length is not None else None
+        # the student's tokenizer by content: a retrained tokenizer at the same path is a new check
+        return cache_key("filters-v3", dataclasses.asdict(cfg), tokenizer and sha256_file(tokenizer))
 
     def run(self, ctx: Context) -> list[Drop]:
         checks, _ = ctx.cached_rows(

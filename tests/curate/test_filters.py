@@ -60,3 +60,35 @@ def test_repetition_share():
 
 def test_text_hash():
     assert text_hash("The  Answer\n is 5") == text_hash("the answer is 5") != text_hash("the answer is 6")
+
+
+def test_max_length_of_the_students_tokenizer_drops_long_traces_ahead_of_training(tmp_path):
+    """Real R1 traces (tests/fixtures/README.md) against a tokenizer trained here: with the stage's bound
+    (filters.max_length + student_tokenizer) the traces longer than it fail `over_max_length`."""
+    import json
+
+    from lakehouse.errors import UserError
+    from sampling.prompts import assistant_text
+    from tests.conftest import FIXTURES
+    from train.tiny import train_tokenizer
+
+    r1 = [json.loads(line) for line in (FIXTURES / "r1_671b_traces.jsonl").read_text().splitlines()]
+    corpus = [t["message_thinking"] + t["message_content"] for t in r1]
+    tok = train_tokenizer(corpus, kind="bpe", vocab_size=300).backend_tokenizer  # the `tokenizers` object
+    tok.save(str(tmp_path / "tokenizer.json"))
+    rows = [trace_row(f"p{i}", 0, t["message_thinking"], t["message_content"], 100) for i, t in enumerate(r1)]
+    rows.append(trace_row("short", 0, "2+2=4", "\\boxed{4}", 5))
+    table = pa.Table.from_pylist(rows, schema=TRACES)
+    lengths = [
+        len(tok.encode("?" + assistant_text(r["reasoning"], r["completion"]), add_special_tokens=False).ids)
+        for r in rows
+    ]
+    bound = sorted(lengths)[2]  # between the lengths: some traces fit, some do not
+    cfg = FilterConfig(max_length=bound, student_tokenizer=str(tmp_path))
+    reasons = check_traces(table, cfg).column("reason").to_pylist()
+    assert reasons == [None if n <= bound else "over_max_length" for n in lengths]
+    assert reasons.count("over_max_length") == len(rows) - 3
+    with pytest.raises(UserError, match="filters.max_length needs filters.student_tokenizer"):
+        check_traces(table, FilterConfig(max_length=10))
+    with pytest.raises(UserError, match="no tokenizer.json there"):
+        check_traces(table, FilterConfig(max_length=10, student_tokenizer=str(tmp_path / "nope")))
