@@ -37,6 +37,8 @@ class GenerateConfig:
     )  # fmt: skip
     instruction: str = opt(DEFAULT_INSTRUCTION, "--instruction", "Instruction appended to each problem.")
     system_prompt: str | None = opt(None, "--system-prompt", "System message sent before the problem.")
+    # the completion cache (synth/reuse.py): same teacher, messages, sampling parameters, seed, sample_idx
+    reuse: bool = opt(True, "--reuse/--no-reuse", "Reuse completions other runs already have (no cost).")
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
     vllm: VLLMConfig = field(default_factory=VLLMConfig)
     hf: HFConfig = field(default_factory=HFConfig)
