@@ -69,6 +69,22 @@ def verify(cfg: VerifyConfig) -> None:
     main(cfg)
 
 
+@app.command()
+@user_errors
+def audit(
+    n: int = typer.Option(50, "--n", help="How many judge decisions to show."),
+    seed: int = typer.Option(0, "--seed", help="Which sample (the same seed shows the same cases)."),
+    lake: Path = LakeOpt,
+) -> None:
+    """Print a sample of the LLM judge's decisions (problem, gold, answer, both verdicts) to check by hand.
+
+    Example:  curate audit --n 50 --lake lake
+    """
+    from curate.audit import main
+
+    typer.echo(main(lake, n, seed))
+
+
 ViewsOpt = typer.Option([], "--view", help="A view to include (repeat for several); default: every view.")
 LicenseOpt = typer.Option("apache-2.0", "--license", help="License id written into the card's metadata.")
 

@@ -125,3 +125,49 @@ def test_when_the_judge_is_asked():
     ]  # fmt: skip
     replies = ["CORRECT", "incorrect.", "The answer is CORRECT", "CORRECT or INCORRECT", "", None, "yes"]
     assert [parse_reply(r) for r in replies] == [True, False, True, None, None, None, None]
+
+
+def test_stats_card_and_audit_show_the_judges_decisions(tmp_path):
+    from data_cards.render import _judges
+    from data_cards.stats import judge_rows
+
+    root = _lake(tmp_path / "lake")
+    script = {marker: reply for marker, _, _, reply in CASES if reply in ("CORRECT", "INCORRECT")}
+    script.update({"m-error": "error", "m-slow": "error", "m-garbage": "error"})
+    with JudgeServer(script) as server:
+        assert _verify(root, server, "--judge-retries", "0").returncode == 0
+    rows = judge_rows(connect(root))
+    assert rows == [("judge:judge-tiny/judge-v1", 3, 2)]
+    assert _judges(rows) == [
+        "The LLM judge `judge:judge-tiny/judge-v1` decided 3 verdicts where math-verify could not; it "
+        "overturned math-verify in 2 (66.7%).",
+        "",
+    ]
+    stats = subprocess.run([cli("curate"), "stats", "--lake", str(root)], capture_output=True, text=True)
+    assert stats.returncode == 0, stats.stderr
+    assert "LLM judge behind math-verify" in stats.stdout
+    line = next(x for x in stats.stdout.splitlines() if "judge:judge-tiny" in x)
+    assert line.split() == ["judge:judge-tiny/judge-v1", "3", "2", "0.667"]
+
+    audit = subprocess.run(
+        [cli("curate"), "audit", "--n", "50", "--lake", str(root)], capture_output=True, text=True
+    )
+    assert audit.returncode == 0, audit.stderr
+    out = audit.stdout
+    assert out.rstrip().endswith("3 of 3 judge decisions shown (seed 0); 2 overturned math-verify")
+    assert out.count("OVERTURNED") == 2 and out.count("upheld") == 1
+    units = next(b for b in out.split("\n\n") if "m-units" in b).splitlines()
+    assert units[1:] == [
+        "  problem: problem 2 m-units",
+        "  gold:    5",
+        "  answer:  5\\text{ cm}^2+1",
+        "  math-verify: incorrect (ok)   judge:judge-tiny/judge-v1: incorrect",
+    ]
+    none = next(b for b in out.split("\n\n") if "m-none" in b).splitlines()
+    assert none[3:] == [
+        "  answer:  (none found) …the answer is seven m-none",
+        "  math-verify: incorrect (no_answer)   judge:judge-tiny/judge-v1: correct",
+    ]
+    # the same seed shows the same sample
+    again = subprocess.run([cli("curate"), "audit", "--lake", str(root)], capture_output=True, text=True)
+    assert again.stdout == out
