@@ -185,6 +185,19 @@ class Judge:
         return decision
 
 
+def rejudge(judge: Judge | None, cases: list[Case]) -> list[bool]:
+    """The cascade's final verdicts: math-verify's, replaced by the judge's decision where it was asked
+    (needs_judge) and decided. Without a judge: math-verify's."""
+    correct = [c.mv_correct for c in cases]
+    if judge is None:
+        return correct
+    ask = [i for i, c in enumerate(cases) if needs_judge(c.mv_status, c.mv_correct, c.mv_pred)]
+    for i, decision in zip(ask, judge.decide([cases[i] for i in ask]), strict=True):
+        if decision is not None:
+            correct[i] = decision
+    return correct
+
+
 def openai_errors() -> tuple[type[BaseException], ...]:
     import openai
 
