@@ -49,14 +49,37 @@ class _Retryable(Exception):
 
 
 def read_api_key(cfg: OpenAIConfig) -> str:
-    """The key from the environment variable named by --api-key-env. A self-hosted server (given
-    --base-url) may need none, so a missing variable then sends a placeholder."""
+    """The key from the environment variable named by --api-key-env.
+
+    A missing key sends the placeholder "EMPTY" (what keyless servers such as `vllm serve` accept) only
+    where that cannot be a mistake: when the user said there is no key (`--api-key-env ''`), or when the
+    endpoint is on this machine (a loopback --base-url). Anywhere else a missing variable is an error:
+    a remote endpoint that wants a key would otherwise answer 401 for every request."""
+    if cfg.api_key_env == "":
+        return "EMPTY"
     key = os.environ.get(cfg.api_key_env, "")
     if key:
         return key
-    if cfg.base_url:
+    if cfg.base_url and is_loopback(cfg.base_url):
         return "EMPTY"
-    raise UserError(f"the API key is read from ${cfg.api_key_env}, which is not set (see --api-key-env)")
+    raise UserError(
+        f"the API key is read from ${cfg.api_key_env}, which is not set (see --api-key-env; "
+        "--api-key-env '' for a server that needs no key)"
+    )
+
+
+def is_loopback(url: str) -> bool:
+    """Whether the URL's host is this machine (localhost, 127.0.0.0/8, ::1)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _validate(cfg: OpenAIConfig) -> None:
