@@ -182,6 +182,10 @@ def main(cfg: GenerateConfig) -> RunSummary:
     problems = select_problems(lake, cfg)
     write_run_info(lake, cfg, len(problems))
     journal = Journal(journal_dir(lake, cfg.run), worker_name(cfg))  # locks this (run, shard)
+    if hasattr(
+        teacher, "attach"
+    ):  # a teacher with its own ledger (openai-batch:) keeps it beside the journal
+        teacher.attach(journal_dir(lake, cfg.run), cfg.run, worker_name(cfg))
     done = done_ids(lake, cfg.run)
     recover(lake, cfg, done)
     journal.open()
