@@ -63,6 +63,8 @@ class BatchConfig:
     completion_window: str = opt("24h", "--batch-window", "The batches' completion window.")
     # OpenAI and most hosts bill batches at half the list price; the budget reserves at this price
     price_factor: float = opt(0.5, "--batch-price-factor", "Batch price as a fraction of --price-in/out.")
+    # vllm-batch: the command given -i IN -o OUT --model MODEL (default: vLLM's run_batch entry point)
+    command: str | None = opt(None, "--batch-command", "vllm-batch: the run-batch command line.")
 
 
 @dataclass

@@ -14,6 +14,7 @@ from sampling.types import Teacher
 BACKENDS: dict[str, str] = {
     "openai": "sampling.openai_api:make",
     "openai-batch": "sampling.batch:make",
+    "vllm-batch": "sampling.vllm_batch:make",
     "vllm": "sampling.vllm_local:make",
     "hf": "sampling.hf:make",
 }
