@@ -24,7 +24,9 @@ def parse_shard(text: str) -> tuple[int, int]:
 class GenerateConfig:
     lake: Path = opt(Path("lake"), "--lake", "Lake directory.")
     teacher: str = opt(
-        "procedural", "--teacher", "procedural | openai:MODEL | openai-batch:MODEL | vllm:PATH | vllm-batch:PATH | hf:PATH"
+        "procedural",
+        "--teacher",
+        "procedural | openai:MODEL | openai-batch:MODEL | vllm:PATH | vllm-batch:PATH | hf:PATH",
     )
     run: str = opt("default", "--run", "Run name; re-running a run finishes what is missing.")
     samples: int = opt(8, "--samples", "Rollouts per problem.")
