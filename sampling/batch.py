@@ -264,6 +264,7 @@ class BatchTeacher:
             completion = parse_result(results.get(u), self.prices)
             if completion.error is None:
                 self.budget.spent_usd += completion.cost_usd
+                self.stats["tokens"] += completion.completion_tokens
                 del wanted[u]
                 yield request, completion
             elif self._ledger.attempts[u] > self.cfg.max_retries:
@@ -285,7 +286,8 @@ class BatchTeacher:
         eta = f", ETA {elapsed / done * left:.0f}s" if done and left else ""
         line = (
             f"openai-batch: batches {self.stats['submitted']} submitted, {len(running)} running, "
-            f"{self.stats['done']} done; {done}/{total} samples, ${self.budget.spent_usd:.4f}"
+            f"{self.stats['done']} done; {done}/{total} samples, {self.stats['tokens']:,} tokens, "
+            f"${self.budget.spent_usd:.4f}"
         )
         if line != self._last_status:  # one line per change, not per poll
             self._last_status = line

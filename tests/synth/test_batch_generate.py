@@ -70,7 +70,11 @@ def test_batches_with_expiry_and_partial_failure_keep_successes_and_resubmit_the
         assert sorted(set(server.answered.values())) == [1] and len(server.answered) == 40
         assert server.auth_headers == {f"Bearer {CANARY}"}
     assert "40/40 samples done (40 new, 0 failed)" in out
-    assert "openai-batch: batches 6 submitted, 0 running, 6 done; 40/40 samples" in err
+    tokens = connect(lake).execute("SELECT sum(completion_tokens) FROM traces WHERE run = 'b'").fetchone()[0]
+    assert (
+        f"openai-batch: batches 6 submitted, 0 running, 6 done; 40/40 samples, {tokens:,} tokens, $0.0000"
+        in err
+    )
     assert_complete_and_the_servers(lake, traces(lake))
     assert CANARY not in out + err and lake_bytes_contain(lake, CANARY.encode()) == []
 
