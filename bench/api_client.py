@@ -4,7 +4,8 @@ With C requests in flight and every answer taking L seconds, the ideal is C/L sa
 measured/ideal shows what the client itself costs (event loop, HTTP, parsing, pacing). The server
 runs in its own process (tests/helpers/chat_server.py) so the two do not share one GIL. A bare
 aiohttp client sending the same requests in the same run is the machine's ceiling: on a loaded
-machine it shows how much of the gap is the openai client's own CPU per request.
+machine it shows how much of the gap is the teacher's own CPU per request (sampling/openai_api.py
+ChatClient: one aiohttp session, orjson, no SDK models).
 
     python bench/api_client.py                      # L = 2 s, C = 16, 64, 256
     python bench/api_client.py --latency 0.5 --rounds 8

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import typer
 
+from curate.verify_config import VerifyConfig
 from lakehouse.cli import user_errors
+from lakehouse.options import options_from
 
 app = typer.Typer(
     help="Turn rollouts into training sets and query the lake.\n\n"
@@ -51,33 +53,36 @@ def stats(lake: Path = LakeOpt) -> None:
 
 @app.command()
 @user_errors
-def verify(
-    workers: int | None = typer.Option(None, "--workers", help="Verifier processes (default: one per core)."),
-    timeout: float = typer.Option(5.0, "--timeout", help="Hard wall-clock limit per check, seconds."),
-    memory_mb: int = typer.Option(1024, "--memory-mb", help="Address-space cap per verifier process."),
-    batch: int = typer.Option(4096, "--batch", help="Traces per verdicts shard."),
-    hard_below: float = typer.Option(0.25, "--hard-below", help="Pass rate below which a problem is hard."),
-    medium_below: float = typer.Option(0.5, "--medium-below", help="... below which it is medium."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    extraction: str = typer.Option(
-        "strict",
-        "--extraction",
-        help="strict: a \\boxed{} answer is required; lenient: phrases, last expression.",
-    ),
-    lake: Path = LakeOpt,
-) -> None:
+@options_from(VerifyConfig)
+def verify(cfg: VerifyConfig) -> None:
     """Verify every trace that has no verdict yet (math-verify on a pool with hard limits); writes `verdicts`.
 
     Bands in the problem_stats view: unsolved (pass rate 0), hard (< --hard-below), medium (< --medium-below),
-    easy (< 1), trivial (1).
+    easy (< 1), trivial (1). With --judge, an LLM judge decides where math-verify could not (no parseable
+    answer, or incorrect on an answer that looks mathematical); `verdicts.verifier` says which decided.
 
     Example:  curate verify --lake lake && curate sql "select band, count(*) from problem_stats group by band"
+              curate verify --judge openai:gpt-4.1-mini --judge-budget-usd 2
     """
-    from curate.verify import VerifyConfig, main
+    from curate.verify import main
 
-    main(
-        VerifyConfig(lake, workers, timeout, memory_mb, batch, hard_below, medium_below, progress, extraction)
-    )
+    main(cfg)
+
+
+@app.command()
+@user_errors
+def audit(
+    n: int = typer.Option(50, "--n", help="How many judge decisions to show."),
+    seed: int = typer.Option(0, "--seed", help="Which sample (the same seed shows the same cases)."),
+    lake: Path = LakeOpt,
+) -> None:
+    """Print a sample of the LLM judge's decisions (problem, gold, answer, both verdicts) to check by hand.
+
+    Example:  curate audit --n 50 --lake lake
+    """
+    from curate.audit import main
+
+    typer.echo(main(lake, n, seed))
 
 
 ViewsOpt = typer.Option([], "--view", help="A view to include (repeat for several); default: every view.")

@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.table import Table
 
 from curate.verify import BAND_NAMES, BANDS_TABLE
+from data_cards.stats import judge_rows
 from lakehouse import Lake
 from lakehouse.sql import connect
 
@@ -47,7 +48,20 @@ def section(root: Path) -> Group | None:
     lake = Lake(root, create=False)
     if not lake.has("verdicts") or not lake.has(BANDS_TABLE):
         return None
-    return Group(*(_table(group, pass_rate_rows(root, group)) for group in ("level", "teacher")))
+    tables = [_table(group, pass_rate_rows(root, group)) for group in ("level", "teacher")]
+    judges = judge_rows(connect(root))
+    if judges:
+        tables.append(_judge_table(judges))
+    return Group(*tables)
+
+
+def _judge_table(rows: list[tuple[str, int, int]]) -> Table:
+    t = Table(title="LLM judge behind math-verify", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("judge", "decided", "overturned", "share"):
+        t.add_column(name, justify="left" if name == "judge" else "right", no_wrap=True)
+    for judge, decided, overturned in rows:
+        t.add_row(judge, f"{decided:,}", f"{overturned:,}", f"{overturned / decided:.3f}")
+    return t
 
 
 def _table(group: str, rows: list[tuple]) -> Table:

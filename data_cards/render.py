@@ -166,6 +166,7 @@ def _how_made(stats: CardStats) -> list[str]:
     if stats.verifiers:
         rows = [[f"`{v}`", s, f"{n:,}", f"{c:,}"] for v, s, n, c in stats.verifiers]
         lines += table(["verifier", "status", "traces", "verified correct"], rows)
+        lines += _judges(stats.judges)
     else:
         lines += _not_run("verification", "curate verify")
     lines += ["### Curation parameters", ""]
@@ -469,3 +470,15 @@ def _limitations(stats: CardStats) -> list[str]:
     if stats.decontam is None:
         lines.append("- **Decontamination has not run** (see above).")
     return lines + [""]
+
+
+def _judges(judges: list[tuple[str, int, int]] | None) -> list[str]:
+    """How much the LLM judge behind math-verify decided, and how often it disagreed (reward/judge.py)."""
+    lines = []
+    for judge, decided, overturned in judges or []:
+        lines += [
+            f"The LLM judge `{judge}` decided {decided:,} verdicts where math-verify could not; it overturned "
+            f"math-verify in {overturned:,} ({overturned / decided:.1%}).",
+            "",
+        ]
+    return lines

@@ -98,6 +98,7 @@ class CardStats:
     generated_at: str = field(
         default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     )
+    judges: list[tuple[str, int, int]] | None = None  # (judge, verdicts it decided, overturned math-verify)
 
 
 def collect(root: Path, views: list[str]) -> CardStats:
@@ -124,7 +125,23 @@ def collect(root: Path, views: list[str]) -> CardStats:
         decontam=_decontam(con),
         package_version=_package_version(),
         near_dups=_near_dups(con),
+        judges=judge_rows(con),
     )
+
+
+# one row per trace (a crash between the judgements and verdicts shards can repeat a trace's judgement)
+_JUDGES_SQL = """
+SELECT judge, count(*), count(*) FILTER (WHERE judge_correct <> mv_correct)
+FROM (SELECT trace_id, any_value(judge) AS judge, any_value(mv_correct) AS mv_correct,
+             any_value(judge_correct) AS judge_correct FROM judgements GROUP BY trace_id)
+GROUP BY 1 ORDER BY 1
+"""
+
+
+def judge_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]] | None:
+    """(judge, verdicts it decided, of which it overturned math-verify) per LLM judge; None: no judge ran."""
+    rows = _optional(con, "judgements", _JUDGES_SQL)
+    return rows or None
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:

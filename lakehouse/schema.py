@@ -55,6 +55,22 @@ VERDICTS = pa.schema(
     ]
 )
 
+# One row per decision of an LLM judge (curate verify --judge): math-verify's verdict beside the judge's,
+# for `curate stats`, the dataset card and `curate audit`. The verdicts row carries the one that counts.
+JUDGEMENTS = pa.schema(
+    [
+        ("trace_id", pa.string()),
+        ("problem_id", pa.string()),
+        ("judge", pa.string()),  # e.g. judge:MODEL/judge-v1 (the prompt's version)
+        ("mv_verifier", pa.string()),
+        ("mv_status", pa.string()),
+        ("mv_pred", pa.string()),
+        ("mv_correct", pa.bool_()),
+        ("judge_correct", pa.bool_()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
 EVALS = pa.schema(
     [
         ("model", pa.string()),
@@ -98,6 +114,7 @@ TABLES: dict[str, pa.Schema] = {
     "problems": PROBLEMS,
     "traces": TRACES,
     "verdicts": VERDICTS,
+    "judgements": JUDGEMENTS,
     "evals": EVALS,
     "eval_samples": EVAL_SAMPLES,
     # units that failed after the teacher's retries; a resume retries them, `traces` never holds them

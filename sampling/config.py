@@ -54,9 +54,24 @@ class HFConfig:
 
 
 @dataclass
+class BatchConfig:
+    """`openai-batch:MODEL`: the OpenAI-compatible Batch API (sampling/batch.py); with OpenAIConfig's
+    endpoint, key, prices, budget and retries."""
+
+    batch_units: int = opt(1000, "--batch-units", "Work units per batch (openai-batch).")
+    poll_s: float = opt(30.0, "--batch-poll", "Seconds between polls of running batches.")
+    completion_window: str = opt("24h", "--batch-window", "The batches' completion window.")
+    # OpenAI and most hosts bill batches at half the list price; the budget reserves at this price
+    price_factor: float = opt(0.5, "--batch-price-factor", "Batch price as a fraction of --price-in/out.")
+    # vllm-batch: the command given -i IN -o OUT --model MODEL (default: vLLM's run_batch entry point)
+    command: str | None = opt(None, "--batch-command", "vllm-batch: the run-batch command line.")
+
+
+@dataclass
 class Backends:
     """The configs a backend factory chooses from (each factory reads only its own)."""
 
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
     vllm: VLLMConfig = field(default_factory=VLLMConfig)
     hf: HFConfig = field(default_factory=HFConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)

@@ -1,5 +1,6 @@
 """`--teacher openai:MODEL`: any OpenAI-compatible chat-completions endpoint (a hosted API, or a
-`vllm serve` / SGLang fleet) through the `openai` package's async client.
+`vllm serve` / SGLang fleet) through a lean aiohttp client (ChatClient, below: the openai package's
+client costs more CPU per request than the rest of the loop together).
 
 The client runs on an event loop in a background thread; `generate()` hands it the requests and
 yields each (request, completion) as soon as it is back, so the generation loop can journal it at once.
@@ -23,6 +24,8 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+import orjson
 
 from lakehouse.errors import UserError
 from sampling.config import Backends, OpenAIConfig
@@ -49,14 +52,37 @@ class _Retryable(Exception):
 
 
 def read_api_key(cfg: OpenAIConfig) -> str:
-    """The key from the environment variable named by --api-key-env. A self-hosted server (given
-    --base-url) may need none, so a missing variable then sends a placeholder."""
+    """The key from the environment variable named by --api-key-env.
+
+    A missing key sends the placeholder "EMPTY" (what keyless servers such as `vllm serve` accept) only
+    where that cannot be a mistake: when the user said there is no key (`--api-key-env ''`), or when the
+    endpoint is on this machine (a loopback --base-url). Anywhere else a missing variable is an error:
+    a remote endpoint that wants a key would otherwise answer 401 for every request."""
+    if cfg.api_key_env == "":
+        return "EMPTY"
     key = os.environ.get(cfg.api_key_env, "")
     if key:
         return key
-    if cfg.base_url:
+    if cfg.base_url and is_loopback(cfg.base_url):
         return "EMPTY"
-    raise UserError(f"the API key is read from ${cfg.api_key_env}, which is not set (see --api-key-env)")
+    raise UserError(
+        f"the API key is read from ${cfg.api_key_env}, which is not set (see --api-key-env; "
+        "--api-key-env '' for a server that needs no key)"
+    )
+
+
+def is_loopback(url: str) -> bool:
+    """Whether the URL's host is this machine (localhost, 127.0.0.0/8, ::1)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _validate(cfg: OpenAIConfig) -> None:
@@ -159,19 +185,13 @@ class OpenAITeacher:
     def _ensure_loop(self) -> None:
         if self._loop is not None:
             return
-        import openai  # the client is only built when an API teacher is used
-
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="openai-teacher", daemon=True)
         self._thread.start()
 
         async def make_client():
-            return openai.AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self.cfg.base_url,
-                max_retries=0,  # retries are ours: counted, jittered, budget-aware
-                timeout=self.cfg.request_timeout_s,
-                http_client=_http_client(self.cfg),
+            return ChatClient(
+                self.cfg.base_url, self._api_key, self.cfg.concurrency, self.cfg.request_timeout_s
             )
 
         self._client = asyncio.run_coroutine_threadsafe(make_client(), self._loop).result(30)
@@ -286,41 +306,49 @@ class OpenAITeacher:
             params["n"] = len(group)
         start = time.monotonic()
         try:
-            response = await self._client.chat.completions.create(**params)
+            response = await self._client.create(params)
         except BaseException as e:
             self._tpm.refund(taken)
             _classify(e, self, n=len(group))
             raise
         latency = time.monotonic() - start
-        used = response.usage.total_tokens if response.usage else taken
+        usage = response.get("usage")
+        used = usage.get("total_tokens", taken) if isinstance(usage, dict) else taken
         self._tpm.refund(taken - used)
-        if not response.choices:
+        if not response.get("choices"):
             raise _Retryable("EmptyChoices")
         return response, latency
 
-    def _completions(self, group: Group, response, latency: float, reserve: float):
+    def _completions(self, group: Group, response: dict, latency: float, reserve: float):
         """Completions for the first len(choices) units; the rest are resent (server ignored n)."""
-        choices = sorted(response.choices, key=lambda c: c.index)[: len(group)]
+        try:
+            choices = sorted(response["choices"], key=lambda c: c.get("index", 0))[: len(group)]
+            messages = [c.get("message") or {} for c in choices]
+        except (TypeError, AttributeError):  # not the shape of a chat completion
+            raise _Retryable("InvalidResponse") from None
         if len(group) > 1 and len(choices) < len(group):
             self.supports_n = False
         elif len(group) > 1:
             self.supports_n = True
-        texts = [(_reasoning(c.message) or "") + (c.message.content or "") for c in choices]
-        usage = response.usage
-        if usage is not None:
-            prompt_tokens = usage.prompt_tokens
-            reasons = [c.finish_reason for c in choices]
-            shares = split_tokens(usage.completion_tokens, texts, reasons, group[0].max_tokens)
+        reasonings = [_reasoning(m) for m in messages]
+        texts = [(r or "") + (m.get("content") or "") for r, m in zip(reasonings, messages, strict=True)]
+        usage = response.get("usage")
+        if isinstance(usage, dict) and "completion_tokens" in usage:
+            prompt_tokens = int(usage.get("prompt_tokens") or 0)
+            reasons = [c.get("finish_reason") for c in choices]
+            shares = split_tokens(int(usage["completion_tokens"]), texts, reasons, group[0].max_tokens)
             costs = [self.prices.cost(prompt_tokens / len(choices), s) for s in shares]
         else:  # no usage reported: charge the reservation, so the budget stays safe
             prompt_tokens, shares = 0, [0] * len(choices)
             costs = [reserve / len(group)] * len(choices)
         results = []
-        for request, choice, tokens, cost in zip(group, choices, shares, costs, strict=False):
+        for request, choice, message, reasoning, tokens, cost in zip(
+            group, choices, messages, reasonings, shares, costs, strict=False
+        ):
             completion = Completion(
-                completion=choice.message.content or "",
-                finish_reason=choice.finish_reason or "stop",
-                reasoning=_reasoning(choice.message),
+                completion=message.get("content") or "",
+                finish_reason=choice.get("finish_reason") or "stop",
+                reasoning=reasoning,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=tokens,
                 latency_s=latency,
@@ -344,27 +372,80 @@ class _UnitError(Exception):
         self.label = label
 
 
-def _reasoning(message) -> str | None:
+def _reasoning(message: dict) -> str | None:
     """DeepSeek's API and vLLM's reasoning parser send `reasoning_content` (newer vLLM: `reasoning`)."""
     for name in ("reasoning_content", "reasoning"):
-        value = getattr(message, name, None)
-        if value is None and message.model_extra:
-            value = message.model_extra.get(name)
+        value = message.get(name)
         if isinstance(value, str) and value:
             return value
     return None
 
 
+# the openai package's names for HTTP statuses, so trace errors read as they always have
+_STATUS_NAMES = {
+    400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError", 404: "NotFoundError",
+    409: "ConflictError", 422: "UnprocessableEntityError", 429: "RateLimitError",
+}  # fmt: skip
+
+
+class HTTPStatusError(Exception):
+    """A chat-completions request answered with status >= 400 (the body is not kept: it may echo the key)."""
+
+    def __init__(self, status: int, headers):
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.headers = headers
+
+    @property
+    def label(self) -> str:
+        name = _STATUS_NAMES.get(
+            self.status, "InternalServerError" if self.status >= 500 else "APIStatusError"
+        )
+        return f"{name} {self.status}"
+
+
+class ChatClient:
+    """POST /chat/completions over one aiohttp session: the whole client, on purpose.
+
+    The openai package's client costs about 2 ms of CPU per request (request models, response validation,
+    its transport adapter); at C = 256 that alone keeps a core busy and the client below 0.8 of C/L
+    (bench/api_client.py). Retries, Retry-After, pacing and the token split are this module's anyway, so
+    what remains is one JSON POST with a bearer header and one orjson parse of the answer."""
+
+    def __init__(self, base_url: str | None, api_key: str, concurrency: int, timeout_s: float):
+        import aiohttp
+
+        self.url = (base_url or "https://api.openai.com/v1").rstrip("/") + "/chat/completions"
+        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        # a pool as large as the concurrency: every request in flight keeps its connection alive
+        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, ttl_dns_cache=300)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s), auto_decompress=True
+        )
+
+    async def create(self, params: dict) -> dict:
+        async with self._session.post(self.url, data=orjson.dumps(params), headers=self._headers) as resp:
+            body = await resp.read()
+            if resp.status >= 400:
+                raise HTTPStatusError(resp.status, resp.headers)
+        response = orjson.loads(body)  # a ValueError (truncated JSON) is retried as InvalidResponse
+        if not isinstance(response, dict):
+            raise ValueError("not a JSON object")
+        return response
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
 def _classify(e: BaseException, teacher: OpenAITeacher, n: int) -> None:
     """Turn a client exception into _Retryable / _NSupport / _UnitError / UserError (raised), or
     return to let the original propagate (cancellation, bugs)."""
-    import openai
+    import aiohttp
 
-    if isinstance(e, openai.APIStatusError):
-        status = e.status_code
-        label = f"{type(e).__name__} {status}"
+    if isinstance(e, HTTPStatusError):
+        status = e.status
         if status in (408, 409, 429) or status >= 500:
-            raise _Retryable(label, e.response.headers) from None
+            raise _Retryable(e.label, e.headers) from None
         if status in (401, 403):
             raise UserError(
                 f"{teacher.cfg.base_url or 'the API'} refused the key ({status}): check ${teacher.cfg.api_key_env}"
@@ -376,37 +457,13 @@ def _classify(e: BaseException, teacher: OpenAITeacher, n: int) -> None:
             ) from None
         if n > 1 and status in (400, 422):
             raise _NSupport() from None
-        raise _UnitError(label) from None
-    if isinstance(e, openai.APIConnectionError):  # includes APITimeoutError
-        raise _Retryable("APITimeoutError" if _timed_out(e) else "APIConnectionError") from None
-    if isinstance(e, (openai.APIResponseValidationError, ValueError)):
+        raise _UnitError(e.label) from None
+    if isinstance(e, TimeoutError):  # aiohttp's total timeout (asyncio.TimeoutError is TimeoutError)
+        raise _Retryable("APITimeoutError") from None
+    if isinstance(e, (aiohttp.ClientError, ConnectionError)):  # resets, refused, closed keep-alives
+        raise _Retryable("APIConnectionError") from None
+    if isinstance(e, ValueError):  # an answer that is not JSON (orjson.JSONDecodeError is one)
         raise _Retryable("InvalidResponse") from None
-
-
-def _http_client(cfg: OpenAIConfig):
-    """The openai package's aiohttp transport (about 3x less CPU per request than its httpx default,
-    measured in bench/api_client.py), with a pool as large as the concurrency so that every request
-    in flight keeps its connection alive; None (the default transport) if aiohttp is missing."""
-    import openai
-
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError:
-        return None
-    try:
-        import httpx2 as httpx  # the transport package of openai >= 3
-    except ImportError:
-        import httpx
-    limits = httpx.Limits(max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency)
-    return openai.DefaultAioHttpClient(limits=limits, timeout=cfg.request_timeout_s)
-
-
-def _timed_out(e: BaseException) -> bool:
-    """Whether the root cause is a timeout: the aiohttp transport reports every dropped connection
-    (a reset, a closed keep-alive) as a connect timeout, so the class alone would mislabel resets."""
-    while e.__cause__ is not None:
-        e = e.__cause__
-    return isinstance(e, TimeoutError)
 
 
 def _drain_until_stop(out: queue.Queue, timeout_s: float) -> None:

@@ -13,6 +13,8 @@ from sampling.types import Teacher
 # prefix -> "module:factory"; a factory is `make(rest: str, backends: Backends, seed: int) -> Teacher`
 BACKENDS: dict[str, str] = {
     "openai": "sampling.openai_api:make",
+    "openai-batch": "sampling.batch:make",
+    "vllm-batch": "sampling.vllm_batch:make",
     "vllm": "sampling.vllm_local:make",
     "hf": "sampling.hf:make",
 }

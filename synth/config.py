@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lakehouse.errors import UserError
 from lakehouse.options import opt
-from sampling.config import Backends, HFConfig, OpenAIConfig, VLLMConfig
+from sampling.config import Backends, BatchConfig, HFConfig, OpenAIConfig, VLLMConfig
 from sampling.prompts import DEFAULT_INSTRUCTION
 
 
@@ -23,7 +23,11 @@ def parse_shard(text: str) -> tuple[int, int]:
 @dataclass
 class GenerateConfig:
     lake: Path = opt(Path("lake"), "--lake", "Lake directory.")
-    teacher: str = opt("procedural", "--teacher", "procedural | openai:MODEL | vllm:PATH | hf:PATH")
+    teacher: str = opt(
+        "procedural",
+        "--teacher",
+        "procedural | openai:MODEL | openai-batch:MODEL | vllm:PATH | vllm-batch:PATH | hf:PATH",
+    )
     run: str = opt("default", "--run", "Run name; re-running a run finishes what is missing.")
     samples: int = opt(8, "--samples", "Rollouts per problem.")
     temperature: float = opt(0.8, "--temperature", "Sampling temperature.")
@@ -39,9 +43,12 @@ class GenerateConfig:
     )  # fmt: skip
     instruction: str = opt(DEFAULT_INSTRUCTION, "--instruction", "Instruction appended to each problem.")
     system_prompt: str | None = opt(None, "--system-prompt", "System message sent before the problem.")
+    # the completion cache (synth/reuse.py): same teacher, messages, sampling parameters, seed, sample_idx
+    reuse: bool = opt(True, "--reuse/--no-reuse", "Reuse completions other runs already have (no cost).")
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
     vllm: VLLMConfig = field(default_factory=VLLMConfig)
     hf: HFConfig = field(default_factory=HFConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
     # scale-out (synth/executors.py)
     executor: str = opt("none", "--executor", "none | local | slurm | ray (runs --tasks shards).")
     tasks: int = opt(1, "--tasks", "Shard tasks the executor runs.")
@@ -54,4 +61,4 @@ class GenerateConfig:
     progress: bool = opt(True, "--progress/--no-progress", "Show a progress bar.")
 
     def backends(self) -> Backends:
-        return Backends(openai=self.openai, vllm=self.vllm, hf=self.hf)
+        return Backends(openai=self.openai, vllm=self.vllm, hf=self.hf, batch=self.batch)

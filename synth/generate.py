@@ -41,6 +41,8 @@ class RunSummary:
     cost_usd: float = 0.0
     seconds: float = 0.0
     stopped: str | None = None  # "interrupted" | "budget" | None
+    reused: int = 0  # of `new`: copied from another run's identical request (synth/reuse.py)
+    saved_usd: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def count(self, compacted: tuple[int, int]) -> None:
@@ -51,10 +53,12 @@ class RunSummary:
 
     def line(self) -> str:
         done = self.done_before + self.new
-        head = f"run {self.run}: {done}/{self.total} samples done ({self.new} new, {self.failed} failed)"
+        asked = f"{self.new - self.reused} new, {self.reused} reused" if self.reused else f"{self.new} new"
+        head = f"run {self.run}: {done}/{self.total} samples done ({asked}, {self.failed} failed)"
         tail = f", {self.tokens:,} completion tokens, ${self.cost_usd:.4f}, {self.seconds:.1f}s"
+        saved = f", ${self.saved_usd:.4f} saved by reuse" if self.reused else ""
         stop = f" — stopped: {self.stopped}" if self.stopped else ""
-        return head + tail + stop
+        return head + tail + saved + stop
 
 
 def journal_dir(lake: Lake, run: str) -> Path:
@@ -181,6 +185,10 @@ def main(cfg: GenerateConfig) -> RunSummary:
     problems = select_problems(lake, cfg)
     write_run_info(lake, cfg, len(problems))
     journal = Journal(journal_dir(lake, cfg.run), worker_name(cfg))  # locks this (run, shard)
+    if hasattr(
+        teacher, "attach"
+    ):  # a teacher with its own ledger (openai-batch:) keeps it beside the journal
+        teacher.attach(journal_dir(lake, cfg.run), cfg.run, worker_name(cfg))
     done = done_ids(lake, cfg.run)
     recover(lake, cfg, done)
     journal.open()
@@ -189,6 +197,8 @@ def main(cfg: GenerateConfig) -> RunSummary:
     summary = RunSummary(run=cfg.run, total=total, done_before=total - len(requests))
     start = time.monotonic()
     try:
+        if cfg.reuse:  # the completion cache: journal what other runs already paid for, ask the rest
+            requests = _reuse(cfg, lake, teacher.name, requests, journal, summary)
         _consume(cfg, lake, teacher, requests, journal, summary, done)
     except KeyboardInterrupt:
         summary.stopped = "interrupted"
@@ -202,6 +212,18 @@ def main(cfg: GenerateConfig) -> RunSummary:
     if summary.stopped is None and isinstance(teacher, Budgeted) and teacher.budget_exhausted:
         summary.stopped = "budget"
     return summary
+
+
+def _reuse(cfg, lake, teacher: str, requests, journal, summary) -> list[SampleRequest]:
+    from synth.reuse import split
+
+    hits, rest = split(lake, teacher, cfg.run, cfg.seed, requests)
+    for req, cached in hits:
+        saved = cached.pop("saved_usd")
+        journal.append(trace_row(cfg, teacher, req, Completion(**cached, cost_usd=0.0)))
+        summary.reused += 1
+        summary.saved_usd += saved
+    return rest
 
 
 def _consume(cfg, lake, teacher, requests, journal, summary, done) -> None:

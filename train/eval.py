@@ -29,6 +29,7 @@ from lakehouse.schema import EVAL_SAMPLES, EVALS
 from lakehouse.store import Lake
 from problemsets.registry import Benchmark, resolve
 from reward.extract import EXTRACTION_MODES
+from reward.judge import Case, Judge, JudgeConfig, judge_name, rejudge
 from sampling.prompts import DEFAULT_INSTRUCTION, assistant_text, prompt_messages, sample_seed
 from sampling.types import SampleRequest
 from train import eval_fingerprint as fp
@@ -86,6 +87,10 @@ class EvalConfig:
         "lenient", "--extraction", "lenient: boxed, answer phrases, last expression; strict: boxed."
     )
     verify_timeout_s: float = opt(5.0, "--verify-timeout", "Hard limit per verification, seconds.")
+    # the LLM judge behind math-verify (reward/judge.py), on its own endpoint; recorded in the fingerprint
+    judge: str | None = opt(None, "--judge", "openai:MODEL: an LLM judge where math-verify cannot decide.")
+    judge_base_url: str | None = opt(None, "--judge-base-url", "The judge's OpenAI-compatible endpoint.")
+    judge_api_key_env: str = opt("OPENAI_API_KEY", "--judge-api-key-env", "Variable holding the judge's key.")
     save_samples: bool = opt(
         True,
         "--save-samples/--no-save-samples",
@@ -250,6 +255,7 @@ def evaluate(
         k=protocol.k,
         extraction=cfg.extraction,
         **identity,
+        judge=f"{judge_name(_judge_config(cfg))}@{_host(cfg.judge_base_url)}" if cfg.judge else None,
     )
     return BenchmarkResult(b, protocol, problems, completions, correct, preds, fingerprint)
 
@@ -321,9 +327,30 @@ def score(
     with Verifier(timeout_s=cfg.verify_timeout_s, extraction=cfg.extraction) as verifier:
         items = ((gold, *completions[(pid, j)]) for pid, j, gold in keys)
         verdicts = list(verifier.check_many(items, progress=cfg.progress))
-    correct = [[v.correct for v in verdicts[i * k : (i + 1) * k]] for i in range(len(problems))]
+    texts = {p["problem_id"]: p["problem"] for p in problems}
+    cases = [
+        Case(texts[pid], gold, completions[(pid, j)][0], v.status, v.correct, v.pred)
+        for (pid, j, gold), v in zip(keys, verdicts, strict=True)
+    ]
+    flat = rejudge(_make_judge(cfg) if cfg.judge else None, cases)
+    correct = [flat[i * k : (i + 1) * k] for i in range(len(problems))]
     preds = [[v.pred for v in verdicts[i * k : (i + 1) * k]] for i in range(len(problems))]
     return correct, preds
+
+
+def _judge_config(cfg: EvalConfig) -> JudgeConfig:
+    return JudgeConfig(judge=cfg.judge, base_url=cfg.judge_base_url, api_key_env=cfg.judge_api_key_env)
+
+
+def _make_judge(cfg: EvalConfig) -> Judge:
+    """The same judge as `curate verify --judge` (no budget: an evaluation asks a bounded number)."""
+    from sampling.config import OpenAIConfig
+    from sampling.openai_api import read_api_key
+    from sampling.pricing import Budget, Prices
+
+    jc = _judge_config(cfg)
+    key = read_api_key(OpenAIConfig(base_url=jc.base_url, api_key_env=jc.api_key_env))
+    return Judge(jc, key, Prices(0.0, 0.0), Budget(None))
 
 
 def evals_row(cfg: EvalConfig, r: BenchmarkResult, created: datetime) -> dict:

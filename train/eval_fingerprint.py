@@ -34,9 +34,13 @@ class Fingerprint:
     backend: str
     model: str
     weights_hash: str | None  # None: not local (a hub id or a remote API)
+    judge: str | None = (
+        None  # the LLM judge behind the verifier (train eval --judge), with its prompt version
+    )
 
     def inputs(self) -> dict:
-        return asdict(self)
+        # without a judge the inputs are what they were before the judge existed: old rows keep matching
+        return {k: v for k, v in asdict(self).items() if k != "judge" or v is not None}
 
     def digest(self) -> str:
         return _hash(self.inputs())

@@ -256,3 +256,22 @@ def test_pricing_budget_and_helpers():
     assert len(group_requests(reqs, False)) == 6
     sizes = [[len(g) for g in c] for c in chunk_groups(group_requests(requests(5, 3), True), 7)]
     assert sizes == [[3, 3], [3, 3], [3]]
+
+
+def test_the_placeholder_key_rule(monkeypatch):
+    from sampling.openai_api import read_api_key
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    keyless = [
+        OpenAIConfig(base_url="http://127.0.0.1:8000/v1"),
+        OpenAIConfig(base_url="http://localhost:8000/v1"),
+        OpenAIConfig(base_url="http://[::1]:8000/v1"),
+        OpenAIConfig(base_url="https://gpu-box.internal/v1", api_key_env=""),
+        OpenAIConfig(api_key_env=""),
+    ]
+    assert [read_api_key(c) for c in keyless] == ["EMPTY"] * 5
+    for remote in (OpenAIConfig(base_url="https://api.example.com/v1"), OpenAIConfig()):
+        with pytest.raises(UserError, match=r"\$OPENAI_API_KEY, which is not set .*--api-key-env ''"):
+            read_api_key(remote)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    assert read_api_key(OpenAIConfig(base_url="http://127.0.0.1:8000/v1")) == "sk-x"

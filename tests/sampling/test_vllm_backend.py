@@ -93,7 +93,9 @@ def test_vllm_in_process(tiny_model, tmp_path):
     # one request per problem: all its samples record the seed that request sent (sample 0's)
     first = {r["prompt"]: r["seed"] for r in rows if r["sample_idx"] == 0}
     assert all(r["seed"] == first[r["prompt"]] for r in rows)
-    generate(GenerateConfig(**{**cfg.__dict__, "run": "v2"}))  # seeded: the same rollouts again
+    generate(
+        GenerateConfig(**{**cfg.__dict__, "run": "v2", "reuse": False})
+    )  # seeded: the same rollouts again
     assert [r["completion"] for r in traces(lake, "v2")] == [r["completion"] for r in rows]
 
 
