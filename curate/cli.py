@@ -26,6 +26,7 @@ def sql(
     query: str = typer.Argument(..., help="One read-only SQL statement over the lake's views."),
     fmt: str = typer.Option("table", "--format", help="table | csv | json | parquet"),
     out: Path | None = typer.Option(None, "--out", help="Write the result to this file instead of stdout."),
+    timeout: float = typer.Option(300.0, "--timeout", help="Interrupt the query after this many seconds."),
     lake: Path = LakeOpt,
 ) -> None:
     """Run read-only SQL over the lake (views: problems, traces, verdicts, problem_stats, mid, sft, dpo, rl, evals, eval_samples, ...).
@@ -34,18 +35,23 @@ def sql(
     """
     from curate.sql_cmd import main
 
-    main(lake, query, fmt, out)
+    main(lake, query, fmt, out, timeout)
 
 
 @app.command()
 @user_errors
-def stats(lake: Path = LakeOpt) -> None:
+def stats(
+    check: bool = typer.Option(False, "--check", help="Also verify every shard against its manifest sha256."),
+    lake: Path = LakeOpt,
+) -> None:
     """Rows per lake table, then the verification and curation summaries when they exist.
 
-    Example:  curate stats --lake lake
+    Example:  curate stats --lake lake --check
     """
-    from curate.stats import main
+    from curate.stats import check_main, main
 
+    if check:
+        check_main(lake)
     main(lake)
 
 
@@ -73,11 +79,14 @@ def verify(
 
     Example:  curate verify --lake lake && curate sql "select band, count(*) from problem_stats group by band"
     """
-    from curate.verify import VerifyConfig, main
+    from curate.verify import NEEDS_TRACES, VerifyConfig, main
+    from lakehouse.store import existing_lake
 
-    main(
-        VerifyConfig(lake, workers, timeout, memory_mb, batch, hard_below, medium_below, progress, extraction)
+    cfg = VerifyConfig(
+        lake, workers, timeout, memory_mb, batch, hard_below, medium_below, progress, extraction
     )
+    with existing_lake(lake, hint=NEEDS_TRACES).writer("curate verify"):
+        main(cfg)
 
 
 ViewsOpt = typer.Option([], "--view", help="A view to include (repeat for several); default: every view.")
