@@ -97,8 +97,14 @@ class Lake:
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             raise UserError(f"lake path {self.root} is a file, not a directory")
+        above = next((p for p in self.root.parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise UserError(f"lake path {self.root}: {above} is a file, not a directory")
         if create:
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as e:  # a parent is a file, or not writable
+                raise UserError(f"cannot create lake {self.root}: {e.strerror}") from None
 
     # -- paths -------------------------------------------------------------------------------
     def path(self, table: str) -> Path:
