@@ -130,7 +130,7 @@ def run_user_sql(root, sql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> pa.Tab
     fetching, refused file access and the timeout, becomes a one-line UserError."""
     query = check_user_sql(sql)
     if not timeout_s > 0:
-        raise UserError(f"--timeout {timeout_s}: must be > 0 seconds")
+        raise UserError(f"--timeout {timeout_s:g}: must be > 0 seconds")
     temp_dir = Path(tempfile.mkdtemp(prefix="minireason-sql-"))  # 0700: only this user
     con = connect(root, sandbox=True, temp_dir=temp_dir)
     fired = threading.Event()
