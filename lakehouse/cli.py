@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -32,11 +33,20 @@ def user_errors(fn: F) -> F:
             if e.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
             # Writes are atomic (temporary name, rename), so nothing half-written is visible; say where.
-            where = f" writing {e.filename}" if e.filename else ""
-            typer.echo(f"error: no space left on device{where} (free space and re-run)", err=True)
+            where = (
+                f" writing {e.filename} (disk mounted at {_mount_point(e.filename)})" if e.filename else ""
+            )
+            typer.echo(f"error: no space left on device{where}: free space and re-run", err=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _mount_point(path) -> str:
+    p = os.path.abspath(path)
+    while not os.path.ismount(p):
+        p = os.path.dirname(p)
+    return p
 
 
 def fail(message: str) -> None:

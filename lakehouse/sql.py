@@ -132,6 +132,13 @@ def run_user_sql(root, sql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> pa.Tab
     if not timeout_s > 0:
         raise UserError(f"--timeout {timeout_s:g}: must be > 0 seconds")
     temp_dir = Path(tempfile.mkdtemp(prefix="minireason-sql-"))  # 0700: only this user
+    try:
+        return _run_sandboxed(root, query, timeout_s, temp_dir)
+    finally:  # also after Ctrl-C
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _run_sandboxed(root, query: str, timeout_s: float, temp_dir: Path) -> pa.Table:
     con = connect(root, sandbox=True, temp_dir=temp_dir)
     fired = threading.Event()
 
@@ -153,7 +160,6 @@ def run_user_sql(root, sql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> pa.Tab
     finally:
         timer.cancel()
         con.close()
-        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _first_line(e: Exception) -> str:

@@ -49,6 +49,11 @@ def _temporary(tmp: Path) -> Iterator[Path]:
     """`tmp` is removed if anything fails before it is renamed (a full disk leaves no 0-byte file)."""
     try:
         yield tmp
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.filename is None:  # pyarrow's errors name no file: say where the write went
+            raise OSError(e.errno, e.strerror or str(e), str(tmp.parent)) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
