@@ -166,9 +166,15 @@ def _swap_into_place(staging: Path, out: Path) -> None:
 
 def card_main(cfg: CardConfig) -> list[Path]:
     """Write README.md and plots/ into each view's folder; the card's data_files are the manifest's shards."""
+    views = resolve_views(cfg.lake, cfg.views)
+    with Lake(cfg.lake, create=False).writer("curate card"):  # writes into the views' folders
+        return _cards(cfg, views)
+
+
+def _cards(cfg: CardConfig, views: list[str]) -> list[Path]:
     lake = Lake(cfg.lake, create=False)
     written = []
-    for v in resolve_views(cfg.lake, cfg.views):
+    for v in views:
         folder = lake.path(f"views/{v}")
         stats = collect(cfg.lake, [v])
         staging = Path(tempfile.mkdtemp(dir=folder, prefix=".plots."))
