@@ -74,6 +74,19 @@ ESCAPES = [
     ("select * from query('copy (select 1) to ''{lake}/x.csv''')", "error: Parser Error"),
     ("select * from read_text('{lake}/../outside.txt')", "error: Permission Error"),
     ("select * from read_text('/etc/hostname')", "error: Permission Error"),
+    ("select * from read_text('/proc/self/environ')", "error: Permission Error"),
+    ("select * from read_blob('/etc/hostname')", "error: Permission Error"),
+    ("select * from sniff_csv('/etc/passwd')", "error: Permission Error"),
+    ("select * from parquet_metadata('/etc/x.parquet')", "error: Permission Error"),
+    ("select * from duckdb_secrets()", "error: Permission Error"),
+    ("select getenv('HOME')", "error: Catalog Error"),
+    ("install httpfs", "error: LOAD statements are not allowed"),
+    ("attach '{lake}/x.db' as x", "error: ATTACH statements are not allowed"),
+    ("reset lock_configuration", "error: SET statements are not allowed"),
+    ("use memory", "error: SET statements are not allowed"),
+    ("detach memory", "error: DETACH statements are not allowed"),
+    ("vacuum", "error: VACUUM statements are not allowed"),
+    ("create secret s (type s3)", "error: CREATE statements are not allowed"),
 ]
 
 
