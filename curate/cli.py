@@ -80,11 +80,13 @@ def verify(
     Example:  curate verify --lake lake && curate sql "select band, count(*) from problem_stats group by band"
     """
     from curate.verify import NEEDS_TRACES, VerifyConfig, main
+    from curate.verify import _check as check_options
     from lakehouse.store import existing_lake
 
     cfg = VerifyConfig(
         lake, workers, timeout, memory_mb, batch, hard_below, medium_below, progress, extraction
     )
+    check_options(cfg)  # before the lock: bad options touch nothing in the lake, not even the lock file
     with existing_lake(lake, hint=NEEDS_TRACES).writer("curate verify"):
         main(cfg)
 

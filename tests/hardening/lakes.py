@@ -12,11 +12,9 @@ from tests.conftest import cli
 
 def tree_hash(root: Path) -> str:
     """Every path under `root` with its bytes (and mode): equal hashes mean nothing was added, removed,
-    rewritten or made writable/read-only. Lock files are left out (opening one for the lock creates it)."""
+    rewritten or made writable/read-only."""
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
-        if p.name.endswith(".lock"):
-            continue
         h.update(p.relative_to(root).as_posix().encode() + b"\0" + oct(p.stat().st_mode).encode())
         if p.is_file():
             h.update(p.read_bytes())
