@@ -28,6 +28,7 @@ def sql(
     query: str = typer.Argument(..., help="One read-only SQL statement over the lake's views."),
     fmt: str = typer.Option("table", "--format", help="table | csv | json | parquet"),
     out: Path | None = typer.Option(None, "--out", help="Write the result to this file instead of stdout."),
+    timeout: float = typer.Option(300.0, "--timeout", help="Interrupt the query after this many seconds."),
     lake: Path = LakeOpt,
 ) -> None:
     """Run read-only SQL over the lake (views: problems, traces, verdicts, problem_stats, mid, sft, dpo, rl, evals, eval_samples, ...).
@@ -36,18 +37,23 @@ def sql(
     """
     from curate.sql_cmd import main
 
-    main(lake, query, fmt, out)
+    main(lake, query, fmt, out, timeout)
 
 
 @app.command()
 @user_errors
-def stats(lake: Path = LakeOpt) -> None:
+def stats(
+    check: bool = typer.Option(False, "--check", help="Also verify every shard against its manifest sha256."),
+    lake: Path = LakeOpt,
+) -> None:
     """Rows per lake table, then the verification and curation summaries when they exist.
 
-    Example:  curate stats --lake lake
+    Example:  curate stats --lake lake --check
     """
-    from curate.stats import main
+    from curate.stats import check_main, main
 
+    if check:
+        check_main(lake)
     main(lake)
 
 
@@ -64,9 +70,13 @@ def verify(cfg: VerifyConfig) -> None:
     Example:  curate verify --lake lake && curate sql "select band, count(*) from problem_stats group by band"
               curate verify --judge openai:gpt-4.1-mini --judge-budget-usd 2
     """
-    from curate.verify import main
+    from curate.verify import NEEDS_TRACES, main
+    from curate.verify import _check as check_options
+    from lakehouse.store import existing_lake
 
-    main(cfg)
+    check_options(cfg)  # before the lock: bad options touch nothing in the lake, not even the lock file
+    with existing_lake(cfg.lake, hint=NEEDS_TRACES).writer("curate verify"):
+        main(cfg)
 
 
 @app.command()

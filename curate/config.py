@@ -156,3 +156,41 @@ def _coerce(hint, value, where: str):
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise UserError(f"{where} must be {hint.__name__}, got {value!r}")
     return value
+
+
+# (section, key, command-line flag or None, lowest allowed value): every count the pipeline divides by,
+# loops over or slices with. Checked before any step writes (and before any work folder is made).
+_AT_LEAST = [
+    ("dedup", "n_grams", "--n-grams", 1), ("dedup", "bands", "--bands", 1), ("dedup", "rows", "--rows", 1),
+    ("dedup", "tasks", "--tasks", 1), ("dedup", "workers", "--workers", 1),
+    ("decontam", "n_gram", "--ngram", 1), ("decontam", "examples", None, 0), ("decontam", "max_item_df", None, 1),
+    ("filters", "min_tokens", None, 0), ("filters", "max_tokens", None, 1), ("filters", "repetition_ngram", None, 1),
+    ("views", "sft_k", None, 1), ("views", "sft_max_rows", None, 1), ("views", "dpo_max_pairs", None, 1),
+    ("views", "rl_hard_repeat", None, 1),
+]  # fmt: skip
+_BANDS = [("views", "sft_band"), ("views", "rl_band")]
+_FRACTIONS = [
+    ("decontam", "min_coverage"), ("decontam", "min_similarity"), ("filters", "max_repetition"),
+    ("views", "rl_hard_below"),
+]  # fmt: skip
+
+
+def check(cfg: CurateConfig) -> None:
+    """Refuse settings no step can run with, as one line naming the setting (and its flag)."""
+    for section, key, flag, least in _AT_LEAST:
+        value = getattr(getattr(cfg, section), key)
+        if value is not None and value < least:
+            also = f" ({flag})" if flag else ""
+            raise UserError(f"{section}.{key}{also} must be >= {least}, got {value}")
+    for section, key in _FRACTIONS:
+        value = getattr(getattr(cfg, section), key)
+        if not 0 <= value <= 1:
+            raise UserError(f"{section}.{key} must be between 0 and 1, got {value}")
+    for section, key in _BANDS:
+        low, high = getattr(getattr(cfg, section), key)
+        if not 0 <= low <= high <= 1:
+            raise UserError(
+                f"{section}.{key} must be [low, high] with 0 <= low <= high <= 1, got [{low}, {high}]"
+            )
+    if cfg.views.dpo_length_ratio is not None and cfg.views.dpo_length_ratio < 1:
+        raise UserError(f"views.dpo_length_ratio must be >= 1, got {cfg.views.dpo_length_ratio}")

@@ -25,6 +25,7 @@ from lakehouse.errors import UserError
 from lakehouse.store import Lake, atomic_write_bytes, existing_lake, sha256_file
 
 PLOTS = "plots"
+MARKER = ".minireason-export"  # written into every export: `--force` replaces only a folder holding one
 
 
 @dataclass
@@ -32,7 +33,7 @@ class ExportConfig:
     lake: Path
     out: Path
     views: list[str]  # empty: every view in the lake
-    force: bool = False  # replace an existing, non-empty `out`
+    force: bool = False  # replace an existing, non-empty `out` that is an earlier export
     license: str = "apache-2.0"
     repo: str | None = None  # Hub repo id for the card's snippets (publish); None: the folder itself
 
@@ -74,13 +75,13 @@ def resolve_views(lake_root: Path, requested: list[str]) -> list[str]:
 def export_main(cfg: ExportConfig) -> list[Path]:
     views = resolve_views(cfg.lake, cfg.views)
     out = cfg.out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not cfg.force:
-        raise UserError(f"{out} exists and is not empty (pass --force to replace it)")
+    check_out(out, cfg.lake, cfg.force)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the export is an ordinary folder
     try:
         build_export(cfg.lake, views, staging, cfg.license, cfg.repo or str(out), on_hub=cfg.repo is not None)
+        (staging / MARKER).write_text("written by `curate export`; `curate export --force` may replace it\n")
         _swap_into_place(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -88,6 +89,22 @@ def export_main(cfg: ExportConfig) -> list[Path]:
     size = sum(p.stat().st_size for p in files)
     print(f"exported {', '.join(views)}: {len(files)} files, {size / 1e6:.2f} MB -> {out}/README.md")
     return files
+
+
+def check_out(out: Path, lake: Path, force: bool) -> None:
+    """`out` may be new, empty, or (with --force) an earlier export; never the lake, a folder inside it
+    or above it, or the working directory or one above it, whatever --force says."""
+    target, root, cwd = out.resolve(), lake.resolve(), Path.cwd().resolve()
+    if target == root or target in root.parents or root in target.parents:
+        raise UserError(f"--out {out}: the export cannot be the lake {lake}, inside it or a folder above it")
+    if target == cwd or target in cwd.parents:
+        raise UserError(f"--out {out} is the working directory or above it: choose a new folder")
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return
+    if not force:
+        raise UserError(f"{out} exists and is not empty (pass --force to replace an earlier export)")
+    if not (out.is_dir() and (out / MARKER).is_file()):
+        raise UserError(f"--force replaces only an earlier export, and {out} is not one (no {MARKER})")
 
 
 def build_export(
@@ -149,9 +166,15 @@ def _swap_into_place(staging: Path, out: Path) -> None:
 
 def card_main(cfg: CardConfig) -> list[Path]:
     """Write README.md and plots/ into each view's folder; the card's data_files are the manifest's shards."""
+    views = resolve_views(cfg.lake, cfg.views)
+    with Lake(cfg.lake, create=False).writer("curate card"):  # writes into the views' folders
+        return _cards(cfg, views)
+
+
+def _cards(cfg: CardConfig, views: list[str]) -> list[Path]:
     lake = Lake(cfg.lake, create=False)
     written = []
-    for v in resolve_views(cfg.lake, cfg.views):
+    for v in views:
         folder = lake.path(f"views/{v}")
         stats = collect(cfg.lake, [v])
         staging = Path(tempfile.mkdtemp(dir=folder, prefix=".plots."))

@@ -24,7 +24,7 @@ import pyarrow as pa
 from rich.console import Console
 
 from curate import views
-from curate.config import CurateConfig
+from curate.config import CurateConfig, check
 from curate.funnel import Funnel, render
 from curate.problem_steps import Decontam, ExactDedup, NearDedup
 from curate.stage_views import StageViews
@@ -53,9 +53,16 @@ def steps_named(*names: str, steps: list[Step] = STEPS) -> list[Step]:
 
 # -- commands ------------------------------------------------------------------------------------------
 def main(cfg: CurateConfig, steps: list[Step] = STEPS) -> None:
-    """`curate run` (`curate views` without verification)."""
-    console = Console(stderr=False)
+    """`curate run` (`curate views` without verification), holding the lake's writer lock throughout:
+    verification and every step read the lake and write what they derived from it."""
+    check(cfg)
     lake = existing_lake(cfg.lake, hint=NEEDS_TRACES)
+    with lake.writer("curate run" if cfg.verify else "curate views"):
+        _main(cfg, lake, steps)
+
+
+def _main(cfg: CurateConfig, lake: Lake, steps: list[Step]) -> None:
+    console = Console(stderr=False)
     if cfg.verify:
         _verify(cfg)  # prints its own summary line
     ctx = Context(lake, cfg, State(lake))
@@ -116,9 +123,11 @@ def views_main(cfg: CurateConfig) -> None:
 
 def _run_alone(cfg: CurateConfig, *names: str) -> tuple[Context, Funnel, pa.Table]:
     """Steps of the list by themselves, over every row of the lake (nothing else is written)."""
+    check(cfg)
     lake = existing_lake(cfg.lake, hint=NEEDS_TRACES)
     ctx = Context(lake, cfg, State(lake))
-    funnel, drops = run_steps(steps_named(*names), ctx)
+    with lake.writer(f"curate {'/'.join(names)}"):
+        funnel, drops = run_steps(steps_named(*names), ctx)
     return ctx, funnel, drops
 
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lakehouse import Lake, existing_lake
+from lakehouse.errors import UserError
 
 # name -> function(lake_root) returning a rich renderable or None; other steps register their summaries here
 SECTIONS: dict[str, Callable] = {}
@@ -51,3 +52,15 @@ def main(root: Path) -> None:
         renderable = section(root)
         if renderable is not None:
             console.print(renderable)
+
+
+def check_main(root: Path) -> None:
+    """Every committed shard against the sha256 its manifest recorded: a shard replaced or edited in
+    place is named (the first one, and how many in all) and the command exits 2."""
+    lake = existing_lake(root)
+    problems = [p for table in lake.tables() for p in lake.verify(table)]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise UserError(f"lake check failed: {problems[0]}{more}")
+    shards = sum(len(lake.manifest(t)["shards"]) for t in lake.tables())
+    print(f"lake check: {shards} shards in {len(lake.tables())} tables match their manifests")

@@ -209,13 +209,14 @@ def _check(cfg: VerifyConfig) -> None:
         raise UserError(
             f"band thresholds must satisfy 0 < hard_below <= medium_below < 1, got {cfg.hard_below} and {cfg.medium_below}"
         )
-    if (
-        cfg.timeout_s <= 0
-        or cfg.memory_mb < 128
-        or cfg.batch < 1
-        or (cfg.workers is not None and cfg.workers < 1)
+    for bad, message in (
+        (cfg.timeout_s <= 0, f"--timeout must be > 0, got {cfg.timeout_s:g}"),
+        (cfg.memory_mb < 128, f"--memory-mb must be >= 128, got {cfg.memory_mb}"),
+        (cfg.batch < 1, f"--batch must be >= 1, got {cfg.batch}"),
+        (cfg.workers is not None and cfg.workers < 1, f"--workers must be >= 1, got {cfg.workers}"),
     ):
-        raise UserError("--timeout must be > 0, --memory-mb >= 128, --batch >= 1 and --workers >= 1")
+        if bad:  # name the one that failed, not every condition
+            raise UserError(message)
     if cfg.extraction not in EXTRACTION_MODES:
         raise UserError(f"--extraction must be one of {', '.join(EXTRACTION_MODES)}, got {cfg.extraction!r}")
 

@@ -1,14 +1,26 @@
 """DuckDB over the lake: one SQL view per table, derived views, and a sandbox for user SQL.
 
-The sandbox relies on DuckDB's own access control rather than on parsing: external access is
-switched off except for the lake directory (`allowed_directories`), extension auto-install/-load is
-off, and the configuration is locked so no `SET` can lift it. On top of that exactly one statement
-is accepted, and only read-only statement types.
+The sandbox has three layers, each enough on its own for what it guards:
+- what a statement *is* comes from DuckDB's parser (`extract_statements`), never from keywords: exactly one
+  statement, of type SELECT, or an EXPLAIN [ANALYZE] whose inner statement DuckDB parses as a SELECT
+  (EXPLAIN ANALYZE executes its statement, so `EXPLAIN ANALYZE COPY ...` is a COPY);
+- DuckDB's access control: external access off except the lake directory (reads; every statement that
+  writes a file is refused above) and a private, empty temp directory made for this session (DuckDB allows
+  its temp directory implicitly, and the default `./.tmp` would open the working directory);
+  extension auto-install/-load off, the configuration locked so no `SET` can lift it;
+- a wall-clock limit: the query is interrupted (`--timeout`).
 """
 
 from __future__ import annotations
 
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
 import duckdb
+import pyarrow as pa
 
 from lakehouse.errors import UserError
 from lakehouse.schema import TABLES
@@ -19,13 +31,15 @@ from lakehouse.store import Lake, existing_lake
 # Created in order after the base tables; a view whose inputs are missing is skipped.
 DERIVED_VIEWS: dict[str, str] = {}
 
+DEFAULT_TIMEOUT_S = 300.0  # longer than any query the docs show on a 10M-trace lake; `--timeout` overrides
+# The EXPLAIN prefix DuckDB accepts: EXPLAIN [ANALYZE] [(option, ...)]. Only used to find the inner
+# statement, which DuckDB then parses; a prefix this does not match leaves text that fails to parse (refused).
+_EXPLAIN = re.compile(r"^\s*explain\s+(?:analy[sz]e\s+)?(?:\([^()]*\)\s*)?", re.IGNORECASE)
+
 
 def register_view(name: str, body: str) -> None:
     """Add a derived view to every session opened from now on (re-registering a name replaces it)."""
     DERIVED_VIEWS[name] = body
-
-
-READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
 
 
 def view_name(table: str) -> str:
@@ -35,18 +49,23 @@ def view_name(table: str) -> str:
     return table.replace("/", "_")
 
 
+def _quote(s) -> str:
+    return "'" + str(s).replace("'", "''") + "'"
+
+
 def _quote_list(paths) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+    return "[" + ", ".join(_quote(p) for p in paths) + "]"
 
 
-def connect(root, sandbox: bool = False) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with a view per lake table (and the derived views)."""
+def connect(root, sandbox: bool = False, temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with a view per lake table (and the derived views).
+    A sandboxed session needs `temp_dir`, a private folder the caller removes afterwards."""
     lake = existing_lake(root)
     con = duckdb.connect(":memory:")
     names = set()
     for table in sorted(set(lake.tables()) | set(TABLES)):
         name = view_name(table)
-        files = lake.files(table)
+        files = [p.resolve() for p in lake.files(table)]
         if files:
             con.execute(
                 f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({_quote_list(files)}, union_by_name=true)'
@@ -63,41 +82,84 @@ def connect(root, sandbox: bool = False) -> duckdb.DuckDBPyConnection:
         except duckdb.Error:
             continue  # its inputs are not in this lake yet
     if sandbox:
-        _lock_down(con, lake)
+        if temp_dir is None:
+            raise ValueError("a sandboxed session needs a private temp_dir")
+        _lock_down(con, lake, temp_dir)
     return con
 
 
-def _lock_down(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
-    root = str(lake.root.resolve())
+def _lock_down(con: duckdb.DuckDBPyConnection, lake: Lake, temp_dir: Path) -> None:
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
-    con.execute(f"SET allowed_directories = ['{root.replace(chr(39), chr(39) * 2)}']")
+    con.execute(f"SET temp_directory = {_quote(temp_dir.resolve())}")
+    con.execute(f"SET allowed_directories = [{_quote(lake.root.resolve())}]")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
 
 
-def check_user_sql(sql: str) -> str:
-    """Accept exactly one read-only statement; return it. Anything else is a UserError."""
+def _parse_one(sql: str) -> duckdb.Statement:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as e:
         raise UserError(f"SQL does not parse: {_first_line(e)}") from None
     if len(statements) != 1:
         raise UserError(f"exactly one SQL statement is allowed, got {len(statements)}")
-    kind = statements[0].type.name
-    if kind not in READ_ONLY_STATEMENTS:
+    return statements[0]
+
+
+def check_user_sql(sql: str) -> str:
+    """Accept exactly one read-only statement; return it. Anything else is a UserError."""
+    statement = _parse_one(sql)
+    kind = statement.type.name
+    if kind == "EXPLAIN":
+        prefix = _EXPLAIN.match(statement.query)
+        try:
+            inner = _parse_one(statement.query[prefix.end() :]).type.name if prefix else None
+        except UserError:
+            inner = None
+        if inner != "SELECT":
+            what = f"a {inner} statement" if inner else "anything but one SELECT statement"
+            raise UserError(f"EXPLAIN of {what} is not allowed: `curate sql` is read-only over the lake")
+    elif kind != "SELECT":
         raise UserError(f"{kind} statements are not allowed: `curate sql` is read-only over the lake")
-    return statements[0].query
+    return statement.query
 
 
-def run_user_sql(root, sql: str) -> duckdb.DuckDBPyRelation:
-    """Run user SQL in the sandbox. Errors (including refused file access) become one-line UserErrors."""
+def run_user_sql(root, sql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> pa.Table:
+    """Run user SQL in the sandbox and fetch the result. Every DuckDB error, including one raised while
+    fetching, refused file access and the timeout, becomes a one-line UserError."""
     query = check_user_sql(sql)
-    con = connect(root, sandbox=True)
+    if not timeout_s > 0:
+        raise UserError(f"--timeout {timeout_s:g}: must be > 0 seconds")
+    temp_dir = Path(tempfile.mkdtemp(prefix="minireason-sql-"))  # 0700: only this user
     try:
-        return con.sql(query)
+        return _run_sandboxed(root, query, timeout_s, temp_dir)
+    finally:  # also after Ctrl-C
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _run_sandboxed(root, query: str, timeout_s: float, temp_dir: Path) -> pa.Table:
+    con = connect(root, sandbox=True, temp_dir=temp_dir)
+    fired = threading.Event()
+
+    def interrupt() -> None:
+        fired.set()
+        con.interrupt()
+
+    timer = threading.Timer(timeout_s, interrupt)
+    timer.start()
+    try:
+        rel = con.sql(query)
+        return rel.to_arrow_table() if rel is not None else pa.table({})
+    except duckdb.InterruptException:
+        if not fired.is_set():
+            raise KeyboardInterrupt from None  # Ctrl-C reached DuckDB first: the CLI exits 130
+        raise UserError(f"query interrupted after --timeout {timeout_s:g}s") from None
     except duckdb.Error as e:
         raise UserError(_first_line(e)) from None
+    finally:
+        timer.cancel()
+        con.close()
 
 
 def _first_line(e: Exception) -> str:

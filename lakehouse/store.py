@@ -5,6 +5,11 @@ never leaves a half-written file under a real name; it is then renamed (atomic o
 afterwards listed in `.manifest.json`, itself replaced by rename under a file lock, so concurrent
 writers (shards of one run on several workers) never lose each other's entries. Readers trust the
 manifest alone: a shard renamed but not yet listed is invisible, and `gc()` may remove it.
+
+A shard that `replace()` takes out of the manifest is not deleted at once: a reader (a `curate sql`
+session) may have read the old manifest and still be about to open it. It is listed under "retired"
+with the time, and deleted by a later replace or `gc()` once RETIRE_GRACE_S has passed, longer than the
+SQL session's default timeout, so no sandboxed reader can still hold the old manifest.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import fcntl
 import hashlib
 import json
 import os
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +33,7 @@ from lakehouse.schema import TABLES
 
 MANIFEST = ".manifest.json"  # hidden: `load_dataset("parquet", data_dir=view)` must see only the shards
 _LOCK = ".manifest.lock"
+RETIRE_GRACE_S = 900.0  # > lakehouse.sql.DEFAULT_TIMEOUT_S (300 s): see the module docstring
 
 
 def fsync_dir(path: Path) -> None:
@@ -36,15 +44,38 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _temporary(tmp: Path) -> Iterator[Path]:
+    """`tmp` is removed if anything fails before it is renamed (a full disk leaves no 0-byte file)."""
+    try:
+        yield tmp
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.filename is None:  # pyarrow's errors name no file: say where the write went
+            raise OSError(e.errno, e.strerror or str(e), str(tmp.parent)) from None
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old or the new content, never a mix."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with _temporary(path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+def write_user_file(path: Path, data: bytes) -> None:
+    """A command's `--out FILE`: atomic, and a full disk or a missing permission is a one-line error."""
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror}") from None
 
 
 def sha256_file(path: Path) -> str:
@@ -71,8 +102,14 @@ class Lake:
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             raise UserError(f"lake path {self.root} is a file, not a directory")
+        above = next((p for p in self.root.parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise UserError(f"lake path {self.root}: {above} is a file, not a directory")
         if create:
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as e:  # a parent is a file, or not writable
+                raise UserError(f"cannot create lake {self.root}: {e.strerror}") from None
 
     # -- paths -------------------------------------------------------------------------------
     def path(self, table: str) -> Path:
@@ -94,12 +131,57 @@ class Lake:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    @contextlib.contextmanager
+    def writer(self, what: str) -> Iterator[None]:
+        """One writing command at a time per lake (`curate run` and its steps read every table, then
+        write results derived from what they read; two at once would both verify the same traces).
+        A second one waits, saying for whom, rather than failing: it then sees the first one's work."""
+        with open(self.root / ".writer.lock", "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+                print(f"waiting: {holder} is writing {self.root}", file=sys.stderr, flush=True)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"`{what}` (pid {os.getpid()})")
+            lock.flush()
+            try:
+                yield
+            finally:
+                lock.truncate(0)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     # -- manifest ----------------------------------------------------------------------------
     def manifest(self, table: str) -> dict:
         p = self._manifest_path(table)
         if not p.exists():
             return {"table": table, "shards": []}
-        return json.loads(p.read_text())
+        try:
+            m = json.loads(p.read_text())
+            ok = isinstance(m, dict) and all(
+                isinstance(e, dict) and isinstance(e.get("file"), str) and isinstance(e.get("rows"), int)
+                for e in m["shards"]
+            )
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        if not ok:  # written by something other than this module: refuse rather than guess
+            raise UserError(f"{p} is not a valid manifest (modified outside minireason)")
+        return m
+
+    def verify(self, table: str) -> list[str]:
+        """Problems with `table`'s committed shards: missing files and bytes that differ from the sha256
+        the manifest recorded (a shard replaced or edited in place). Empty: every shard is as committed."""
+        problems = []
+        for e in self.manifest(table)["shards"]:
+            f = self.path(table) / e["file"]
+            if not f.is_file():
+                problems.append(f"{table}/{e['file']}: missing")
+            elif sha256_file(f) != e.get("sha256"):
+                problems.append(f"{table}/{e['file']}: content does not match its manifest sha256")
+        return problems
 
     def _save_manifest(self, table: str, manifest: dict) -> None:
         atomic_write_bytes(self._manifest_path(table), json.dumps(manifest, indent=1).encode())
@@ -109,11 +191,11 @@ class Lake:
         d = self.path(table) / partition if partition else self.path(table)
         d.mkdir(parents=True, exist_ok=True)
         name = f"part-{uuid.uuid4().hex[:16]}.parquet"
-        tmp = d / f".{name}.tmp"
-        pq.write_table(data, tmp, compression="zstd")
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, d / name)
+        with _temporary(d / f".{name}.tmp") as tmp:
+            pq.write_table(data, tmp, compression="zstd")
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, d / name)
         fsync_dir(d)
         rel = f"{partition}/{name}" if partition else name
         return {"file": rel, "rows": data.num_rows, "sha256": sha256_file(d / name)}
@@ -132,15 +214,23 @@ class Lake:
             self._save_manifest(table, m)
         return [self.path(table) / e["file"] for e in entries]
 
-    def replace(self, table: str, datas: list[pa.Table], partition: str | None = None) -> list[Path]:
-        """Swap all shards of `table` for these in one manifest update, then delete the old files."""
+    def replace(
+        self, table: str, datas: list[pa.Table], partition: str | None = None, grace_s: float = RETIRE_GRACE_S
+    ) -> list[Path]:
+        """Swap all shards of `table` for these in one manifest update. The old files are retired, and
+        deleted only once `grace_s` has passed (by this or a later replace), so readers of the old
+        manifest can still open them."""
         datas = [self._conform(table, t) for t in datas]
         entries = [self._write_file(table, t, partition) for t in datas]
+        now = time.time()
         with self._locked(table):
-            old = self.manifest(table)["shards"]
-            self._save_manifest(table, {"table": table, "shards": entries})
-        for e in old:
-            (self.path(table) / e["file"]).unlink(missing_ok=True)
+            m = self.manifest(table)
+            retired = m.get("retired", []) + [{"file": e["file"], "at": now} for e in m["shards"]]
+            expired = [r for r in retired if now - r["at"] >= grace_s]
+            keep = [r for r in retired if now - r["at"] < grace_s]
+            self._save_manifest(table, {"table": table, "shards": entries, "retired": keep})
+        for r in expired:
+            (self.path(table) / r["file"]).unlink(missing_ok=True)
         return [self.path(table) / e["file"] for e in entries]
 
     @staticmethod
@@ -183,8 +273,10 @@ class Lake:
         return sorted(found)
 
     def gc(self, table: str) -> int:
-        """Remove shard files that no manifest lists (left by a crash between rename and manifest)."""
-        listed = {self.path(table) / e["file"] for e in self.manifest(table)["shards"]}
+        """Remove shard files that no manifest lists (left by a crash between rename and manifest);
+        retired shards still in their grace period are kept."""
+        m = self.manifest(table)
+        listed = {self.path(table) / e["file"] for e in m["shards"] + m.get("retired", [])}
         removed = 0
         for p in self.path(table).rglob("*.parquet"):
             if p not in listed:

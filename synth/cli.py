@@ -55,8 +55,12 @@ def generate(cfg: GenerateConfig) -> None:
         return
     summary = main(cfg)
     typer.echo(summary.line())
+    for line in summary.error_lines():
+        typer.echo(line, err=True)
     if summary.stopped == "interrupted":
         raise typer.Exit(130)
+    if summary.all_failed:
+        raise typer.Exit(1)  # every unit failed: the lines above say why
 
 
 @app.command()

@@ -56,9 +56,11 @@ STAGES: dict[str, Stage] = {
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] in ("-h", "--help"):
+    if argv and argv[0] in ("-h", "--help"):
         print(USAGE)
         return
+    if not argv:  # a mistake, not a request for help: say so and exit 2 (`train --help` shows the usage)
+        fail("a command is required: train {mid,sft,dpo,grpo,eval} [options] (see `train --help`)")
     command, rest = argv[0], argv[1:]
     if command == "eval":
         eval_app(args=rest, prog_name="train eval")
@@ -77,6 +79,8 @@ def parse_stage(command: str, argv: list[str]):
     config = _config_path(argv)
     if config is not None and not config.is_file():
         raise UserError(f"config file {config} not found")  # before the slow TRL import
+    if config is not None:
+        _check_yaml(config)
     import torch
     import trl
     from trl import TrlParser
@@ -99,11 +103,30 @@ def parse_stage(command: str, argv: list[str]):
             "use_liger_kernel": True
         }  # fused kernels where installed (GPU only); YAML/CLI may turn off
     parser.set_defaults_with_config(**defaults)
+    parser.error = lambda message: _bad_argument(config, message)  # argparse would print its usage too
     try:
         parsed = parser.parse_args_and_config(argv)
     except ValueError as e:
         raise UserError(f"{config or 'arguments'}: {str(e).splitlines()[0]}") from None
     return StageRun(*parsed[:2], stabilisers=parsed[2] if command == "grpo" else None)
+
+
+def _check_yaml(config: Path) -> None:
+    """A config that is not YAML, or not a mapping, is one line naming the file and line."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(config.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise UserError(f"{config}{f':{mark.line + 1}' if mark else ''}: not valid YAML") from None
+    if data is not None and not isinstance(data, dict):
+        raise UserError(f"{config}: expected a mapping of settings")
+
+
+def _bad_argument(config: Path | None, message: str):
+    # e.g. "argument --max_steps/--max-steps: invalid int value: 'lots'" from the YAML or the command line
+    raise UserError(f"{config or 'arguments'}: {message}")
 
 
 def _config_path(argv: list[str]) -> Path | None:

@@ -48,14 +48,16 @@ def test_export_writes_parquet_card_and_plots(exported):
     out, proc = exported
     assert proc.exit_code == 0, proc.stderr
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert files == ["README.md"] + [f"data/{v}/train-00000-of-00001.parquet" for v in sorted(COLUMNS)] + [
+    assert files == [".minireason-export", "README.md"] + [
+        f"data/{v}/train-00000-of-00001.parquet" for v in sorted(COLUMNS)
+    ] + [
         "plots/completion_lengths.png",
         "plots/funnel.png",
         "plots/pass_rate.png",
     ]
     size = sum((out / f).stat().st_size for f in files)
     assert proc.stdout.splitlines() == [
-        f"exported mid, sft, dpo, rl: 8 files, {size / 1e6:.2f} MB -> {out}/README.md"
+        f"exported mid, sft, dpo, rl: 9 files, {size / 1e6:.2f} MB -> {out}/README.md"
     ]
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no staging left
     umask = os.umask(0)
@@ -117,18 +119,28 @@ def test_card_command_writes_into_the_view_folder(tmp_path):
     ]
 
 
-def test_existing_folder_needs_force_and_is_replaced_whole(lake_root, tmp_path):
+def test_existing_folder_needs_force_and_only_an_earlier_export_is_replaced(lake_root, tmp_path):
     out = tmp_path / "ds"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     proc = curate("export", "--lake", str(lake_root), "--out", str(out), "--view", "sft")
     assert proc.exit_code == 2
-    assert proc.stderr == f"error: {out} exists and is not empty (pass --force to replace it)\n"
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert (
+        proc.stderr == f"error: {out} exists and is not empty (pass --force to replace an earlier export)\n"
+    )
     proc = curate("export", "--lake", str(lake_root), "--out", str(out), "--view", "sft", "--force")
+    assert proc.exit_code == 2
+    assert proc.stderr == (
+        f"error: --force replaces only an earlier export, and {out} is not one (no .minireason-export)\n"
+    )
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    earlier = tmp_path / "earlier"
+    assert curate("export", "--lake", str(lake_root), "--out", str(earlier), "--view", "sft").exit_code == 0
+    (earlier / "stale.txt").write_text("old")
+    proc = curate("export", "--lake", str(lake_root), "--out", str(earlier), "--view", "sft", "--force")
     assert proc.exit_code == 0, proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "data", "plots"]
-    assert [p.name for p in tmp_path.iterdir()] == ["ds"]
+    assert sorted(p.name for p in earlier.iterdir()) == [".minireason-export", "README.md", "data", "plots"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "earlier"]
 
 
 @pytest.mark.parametrize(

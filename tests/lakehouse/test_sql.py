@@ -32,8 +32,8 @@ def test_views_for_tables_and_empty_tables(lake_dir):
 
 
 def test_user_sql_reads_lake_files_directly(lake_dir):
-    rel = run_user_sql(lake_dir, f"select count(*) from read_parquet('{lake_dir}/problems/*.parquet')")
-    assert rel.fetchall() == [(2,)]
+    table = run_user_sql(lake_dir, f"select count(*) as n from read_parquet('{lake_dir}/problems/*.parquet')")
+    assert table.to_pylist() == [{"n": 2}]
 
 
 @pytest.mark.parametrize(
@@ -61,13 +61,13 @@ def test_user_sql_reads_lake_files_directly(lake_dir):
 )
 def test_escapes_are_refused(lake_dir, query, message):
     with pytest.raises(UserError) as e:
-        run_user_sql(lake_dir, query.format(lake=lake_dir)).fetchall()
+        run_user_sql(lake_dir, query.format(lake=lake_dir))
     assert message in str(e.value)
     assert "\n" not in str(e.value)
 
 
 def test_sandbox_configuration_is_locked(lake_dir):
-    con = connect(lake_dir, sandbox=True)
+    con = connect(lake_dir, sandbox=True, temp_dir=lake_dir.parent)
     assert con.execute("select current_setting('enable_external_access')").fetchone() == (False,)
     with pytest.raises(Exception, match="lock"):
         con.execute("set enable_external_access = true")

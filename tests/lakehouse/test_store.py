@@ -94,9 +94,14 @@ def test_replace_swaps_all_shards(tmp_path):
     lake = Lake(tmp_path)
     lake.write("views/sft", pa.table({"x": [1, 2]}))
     lake.write("views/sft", pa.table({"x": [3]}))
+    old = lake.files("views/sft")
     lake.replace("views/sft", [pa.table({"x": [9]})])
     assert lake.read("views/sft").column("x").to_pylist() == [9]
+    # the replaced shards stay for the grace period (a reader may hold the old manifest), gc keeps them
+    assert all(p.exists() for p in old) and lake.gc("views/sft") == 0
+    lake.replace("views/sft", [pa.table({"x": [10]})], grace_s=0)  # past the grace period: deleted
     assert len(list((tmp_path / "views" / "sft").glob("*.parquet"))) == 1
+    assert lake.manifest("views/sft")["retired"] == []
 
 
 def test_lake_path_that_is_a_file(tmp_path):

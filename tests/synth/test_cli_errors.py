@@ -57,7 +57,7 @@ def test_bad_jsonl_is_reported_with_file_and_line(tmp_path, content, message):
         (["generate", "--teacher", "oracle:x"], "unknown teacher 'oracle:x'"),
         (["generate", "--shard", "3/2"], "--shard 3/2"),
         (["generate", "--shard", "x"], "--shard 'x'"),
-        (["generate"], "no problems in"),
+        (["generate"], "no lake at"),
     ],
 )
 def test_bad_options(tmp_path, args, message):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import Lake
+from lakehouse import Lake, UserError
 from lakehouse.ids import trace_id
 from synth.config import GenerateConfig
 from synth.generate import main as generate
@@ -165,11 +165,16 @@ def test_shards_partition_the_problems_without_collisions(tmp_path):
     assert sum(news) == 120 and len(set(ids)) == 120 and all(n > 0 for n in news)
 
 
-def test_limit_and_more_samples_extend_a_run(tmp_path):
+def test_limit_extends_a_run_and_more_samples_are_another_run(tmp_path):
     lake = make_lake(tmp_path / "lake", 30)
     assert generate(GenerateConfig(lake=lake, run="r", samples=2, limit=10, progress=False)).new == 20
-    s = generate(GenerateConfig(lake=lake, run="r", samples=3, progress=False))
-    assert (s.done_before, s.new, s.total) == (20, 70, 90)
+    s = generate(GenerateConfig(lake=lake, run="r", samples=2, progress=False))
+    assert (s.done_before, s.new, s.total) == (20, 40, 60)
+    with pytest.raises(UserError) as e:  # the run's sampling is fixed at creation (issue 19: runs mixed)
+        generate(GenerateConfig(lake=lake, run="r", samples=3, progress=False))
+    assert str(e.value) == (
+        "run 'r' was created with --samples 2, this command has --samples 3 (pass --run NEW to start another run)"
+    )
 
 
 if os.environ.get("CI") and not Path(cli("synth")).exists():  # pragma: no cover - install problem, not a test
