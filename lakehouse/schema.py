@@ -38,6 +38,7 @@ TRACES = pa.schema(
         ("seed", pa.int64()),
         ("created_at", pa.timestamp("us", tz="UTC")),
         ("error", pa.string()),
+        ("reasoning_tokens", pa.int64()),  # of completion_tokens, reasoning (when the server's usage says)
     ]
 )
 

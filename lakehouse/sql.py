@@ -68,7 +68,8 @@ def connect(root, sandbox: bool = False, temp_dir: Path | None = None) -> duckdb
         files = [p.resolve() for p in lake.files(table)]
         if files:
             con.execute(
-                f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({_quote_list(files)}, union_by_name=true)'
+                f'CREATE VIEW "{name}" AS SELECT *{_added_columns(con, files, TABLES.get(table))} '
+                f"FROM read_parquet({_quote_list(files)}, union_by_name=true)"
             )
         elif table in TABLES:
             con.register(f"_empty_{name}", TABLES[table].empty_table())
@@ -164,3 +165,32 @@ def _run_sandboxed(root, query: str, timeout_s: float, temp_dir: Path) -> pa.Tab
 
 def _first_line(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def _added_columns(con, files: list, schema) -> str:
+    """`, NULL::T AS c` for each column the table's schema has and no shard does (added since the shards
+    were written), so queries over an older lake see every column, as Lake.read does."""
+    if schema is None:
+        return ""
+    present = {
+        r[0]
+        for r in con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({_quote_list(files)}, union_by_name=true)"
+        ).fetchall()
+    }
+    missing = [f for f in schema if f.name not in present]
+    return "".join(f', NULL::{_duck_type(f.type)} AS "{f.name}"' for f in missing)
+
+
+def _duck_type(t) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_integer(t):
+        return "BIGINT"
+    if pa.types.is_floating(t):
+        return "DOUBLE"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ"
+    return "VARCHAR"

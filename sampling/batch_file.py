@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from sampling.openai_api import reasoning_token_shares
 from sampling.pricing import Prices
 from sampling.types import Completion, SampleRequest
 
@@ -55,6 +56,7 @@ def parse_result(row: dict | None, prices: Prices) -> Completion:
         reasoning=reasoning,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
+        reasoning_tokens=reasoning_token_shares(usage, [reasoning or ""])[0],
         cost_usd=prices.cost(prompt_tokens, completion_tokens),
     )
 

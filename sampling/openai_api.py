@@ -123,6 +123,16 @@ def split_tokens(
     return [shares[i] for i in range(len(texts))]
 
 
+def reasoning_token_shares(usage, reasonings: list[str]) -> list[int | None]:
+    """usage.completion_tokens_details.reasoning_tokens (one total for the n choices) shared in proportion
+    to each choice's reasoning text; None for every choice when the server did not report it."""
+    details = usage.get("completion_tokens_details") if isinstance(usage, dict) else None
+    total = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        return [None] * len(reasonings)
+    return split_tokens(total, reasonings, [None] * len(reasonings), 0)
+
+
 class OpenAITeacher:
     def __init__(self, model: str, cfg: OpenAIConfig):
         if not model:
@@ -341,9 +351,10 @@ class OpenAITeacher:
         else:  # no usage reported: charge the reservation, so the budget stays safe
             prompt_tokens, shares = 0, [0] * len(choices)
             costs = [reserve / len(group)] * len(choices)
+        thinking = reasoning_token_shares(usage, [r or "" for r in reasonings])
         results = []
-        for request, choice, message, reasoning, tokens, cost in zip(
-            group, choices, messages, reasonings, shares, costs, strict=False
+        for request, choice, message, reasoning, tokens, cost, thought in zip(
+            group, choices, messages, reasonings, shares, costs, thinking, strict=False
         ):
             completion = Completion(
                 completion=message.get("content") or "",
@@ -351,6 +362,7 @@ class OpenAITeacher:
                 reasoning=reasoning,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=tokens,
+                reasoning_tokens=thought,
                 latency_s=latency,
                 cost_usd=cost,
                 seed=group[0].seed,  # what this request sent (n > 1: one seed for the group)

@@ -38,6 +38,9 @@ class Completion:
     reasoning: str | None = None  # separate reasoning channel (reasoning_content), if the server has one
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # of completion_tokens, those the server counted as reasoning (usage.completion_tokens_details); None:
+    # the server did not say
+    reasoning_tokens: int | None = None
     latency_s: float = 0.0
     cost_usd: float = 0.0
     error: str | None = None  # set when the unit failed after retries; resume retries it

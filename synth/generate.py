@@ -168,6 +168,7 @@ def trace_row(
         "created_at": time.time_ns()
         // 1000,  # microseconds since the epoch, UTC (the schema's timestamp unit)
         "error": c.error,
+        "reasoning_tokens": c.reasoning_tokens,
     }
 
 

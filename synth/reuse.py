@@ -24,7 +24,7 @@ from sampling.types import SampleRequest
 _SQL = """
 SELECT problem_id, prompt, sample_idx, temperature, top_p, max_tokens, seed,
        any_value(reasoning), any_value(completion), any_value(finish_reason), any_value(prompt_tokens),
-       any_value(completion_tokens), any_value(latency_s), max(cost_usd)
+       any_value(completion_tokens), any_value(latency_s), any_value(reasoning_tokens), max(cost_usd)
 FROM traces
 WHERE teacher = ? AND run <> ? AND error IS NULL AND finish_reason <> 'error'
 GROUP BY ALL
@@ -46,13 +46,16 @@ def lookup(lake: Lake, teacher: str, run: str) -> dict[tuple, dict]:
     if not lake.has("traces"):
         return {}
     rows = connect(lake.root).execute(_SQL, [teacher, run]).fetchall()
-    names = ("reasoning", "completion", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s")
+    names = (
+        "reasoning", "completion", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s",
+        "reasoning_tokens",
+    )  # fmt: skip
     out = {}
     for pid, prompt, idx, temp, top_p, max_tokens, seed, *rest in rows:
         if None in (temp, top_p, max_tokens, seed):
             continue
-        fields = dict(zip(names, rest[:6], strict=True))
-        fields["saved_usd"] = rest[6] or 0.0
+        fields = dict(zip(names, rest[:7], strict=True))
+        fields["saved_usd"] = rest[7] or 0.0
         fields["seed"] = int(seed)
         out[_key(pid, prompt, idx, temp, top_p, max_tokens, seed)] = fields
     return out

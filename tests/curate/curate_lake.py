@@ -60,6 +60,7 @@ def trace_row(
         "seed": 0,
         "created_at": T0 + timedelta(seconds=idx),
         "error": error,
+        "reasoning_tokens": None,
     }
 
 

@@ -114,6 +114,7 @@ def _traces() -> pa.Table:
             "seed": [7] * len(units),
             "created_at": [created] * len(units),
             "error": [None] * len(units),
+            "reasoning_tokens": [None] * len(units),
         }
     )
 

@@ -268,7 +268,7 @@ def _answer(body: dict, n: int, key, length_rate: float, reasoning: bool) -> dic
     prompt, seed = key
     prompt_tokens = sum(_words(m["content"]) for m in body["messages"]) + 3 * len(body["messages"])
     max_tokens = int(body.get("max_tokens") or 64)
-    choices, completion_tokens = [], 0
+    choices, completion_tokens, reasoning_total = [], 0, 0
     for i in range(n):
         h = int(hashlib.sha256(f"{prompt}\x1f{seed}\x1f{i}".encode()).hexdigest()[:8], 16)
         think = f"step {h % 97} then step {h % 89} gives {h % 10}"
@@ -277,6 +277,7 @@ def _answer(body: dict, n: int, key, length_rate: float, reasoning: bool) -> dic
         if length_rate and (h % 1000) / 1000 < length_rate:
             think, text, finish = (think + " and more ") * max_tokens, "", "length"
         tokens = _words(think) + _words(text) if reasoning else _words(text)
+        reasoning_total += min(_words(think), tokens) if reasoning else 0
         if finish == "length" or tokens > max_tokens:
             tokens, finish = max_tokens, "length"
         message = {"role": "assistant", "content": text}
@@ -294,6 +295,8 @@ def _answer(body: dict, n: int, key, length_rate: float, reasoning: bool) -> dic
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            # what reasoning models report: the reasoning share of the completion tokens
+            **({"completion_tokens_details": {"reasoning_tokens": reasoning_total}} if reasoning else {}),
         },
     }
 

@@ -44,7 +44,7 @@ def test_schemas_have_the_design_columns():
     assert TRACES.names == [
         "trace_id", "problem_id", "run", "teacher", "sample_idx", "prompt", "reasoning", "completion",
         "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "cost_usd", "temperature",
-        "top_p", "max_tokens", "seed", "created_at", "error",
+        "top_p", "max_tokens", "seed", "created_at", "error", "reasoning_tokens",
     ]  # fmt: skip
     assert VERDICTS.names == ["trace_id", "problem_id", "pred", "correct", "status", "verifier", "elapsed_ms"]
 

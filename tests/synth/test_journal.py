@@ -13,7 +13,7 @@ def row(tid: str, error: str | None = None, completion: str = "c") -> dict:
         "trace_id": tid, "problem_id": "p", "run": "r", "teacher": "t", "sample_idx": 0, "prompt": "[]",
         "reasoning": None, "completion": completion, "finish_reason": "error" if error else "stop",
         "prompt_tokens": 1, "completion_tokens": 2, "latency_s": 0.1, "cost_usd": 0.0, "temperature": 0.8,
-        "top_p": 0.95, "max_tokens": 8, "seed": 1, "created_at": 1_700_000_000_000_000, "error": error,
+        "top_p": 0.95, "max_tokens": 8, "seed": 1, "created_at": 1_700_000_000_000_000, "error": error, "reasoning_tokens": None,
     }  # fmt: skip
 
 

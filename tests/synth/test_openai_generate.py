@@ -253,3 +253,16 @@ def test_status_counts_prompt_tokens_once_per_request(tmp_path):
         [cli("synth"), "status", "--lake", str(lake)], capture_output=True, text=True
     ).stdout
     assert status.splitlines()[1].split()[3] == f"{sum(per_request.values()):,}"
+
+
+def test_reasoning_tokens_come_from_the_usage_the_server_reports(tmp_path):
+    """usage.completion_tokens_details.reasoning_tokens lands in traces.reasoning_tokens (the chat server
+    counts the reasoning's words); a server that reports none gives NULL."""
+    for reasoning, lake in ((True, tmp_path / "a"), (False, tmp_path / "b")):
+        make_lake(lake, 3)
+        with ChatServer(reasoning=reasoning) as server:
+            code, _, err = finish(synth(lake, server, "--samples", "1"))
+            assert code == 0, err
+        rows = Lake(lake).read("traces").to_pylist()
+        expected = [len(r["reasoning"].split()) if reasoning else None for r in rows]
+        assert [r["reasoning_tokens"] for r in rows] == expected
