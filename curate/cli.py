@@ -7,9 +7,10 @@ from pathlib import Path
 
 import typer
 
+from curate.config import DecontamConfig, DedupConfig
 from curate.verify_config import VerifyConfig
 from lakehouse.cli import user_errors
-from lakehouse.options import options_from
+from lakehouse.options import options_from, overrides_from
 
 app = typer.Typer(
     help="Turn rollouts into training sets and query the lake.\n\n"
@@ -192,17 +193,11 @@ def run_cmd(
 
 @app.command()
 @user_errors
-def dedup(
-    config: Path | None = ConfigOpt,
-    executor: str | None = typer.Option(None, "--executor", help="local | slurm | ray (datatrove executor)."),
-    tasks: int | None = typer.Option(None, "--tasks", help="Parallel signature/filter tasks."),
-    workers: int | None = typer.Option(None, "--workers", help="Local executor: tasks running at once."),
-    bands: int | None = typer.Option(None, "--bands", help="MinHash LSH bands."),
-    rows: int | None = typer.Option(None, "--rows", help="Hashes per band."),
-    n_grams: int | None = typer.Option(None, "--n-grams", help="Words per shingle."),
-    lake: Path = LakeOpt,
-) -> None:
+@overrides_from(DedupConfig)
+def dedup(given: dict, config: Path | None = ConfigOpt, lake: Path = LakeOpt) -> None:
     """Exact (normalised text, DuckDB) and MinHash near-duplicate problem dedup on datatrove's pipeline.
+
+    Options override the config file's `dedup:` settings.
 
     Example:  curate dedup --executor local --tasks 4 --workers 2 --bands 16 --rows 7
     """
@@ -210,33 +205,18 @@ def dedup(
     from curate.pipeline import dedup_main
 
     cfg = load_config(config, lake)
-    overrides = {
-        "executor": executor,
-        "tasks": tasks,
-        "workers": workers,
-        "bands": bands,
-        "rows": rows,
-        "n_grams": n_grams,
-    }
-    for name, value in overrides.items():
-        if value is not None:
-            setattr(cfg.dedup, name, value)
+    for name, value in given.items():
+        setattr(cfg.dedup, name, value)
     dedup_main(cfg)
 
 
 @app.command()
 @user_errors
-def decontam(
-    config: Path | None = ConfigOpt,
-    benchmarks: list[str] = typer.Option(
-        [],
-        "--benchmarks",
-        help="Registered names, a comma list, all, or files (repeatable; default: all). See `curate benchmarks`.",
-    ),
-    ngram: int | None = typer.Option(None, "--ngram", help="Overlap unit in words (default 13)."),
-    lake: Path = LakeOpt,
-) -> None:
-    """Drop training problems sharing an n-gram with a benchmark item; per-benchmark report in the lake.
+@overrides_from(DecontamConfig)
+def decontam(given: dict, config: Path | None = ConfigOpt, lake: Path = LakeOpt) -> None:
+    """Drop training problems that copy a benchmark item; per-benchmark report in the lake.
+
+    Options override the config file's `decontam:` settings.
 
     Example:  curate decontam --benchmarks math500,aime24 --ngram 13
     """
@@ -244,10 +224,8 @@ def decontam(
     from curate.pipeline import decontam_main
 
     cfg = load_config(config, lake)
-    if benchmarks:
-        cfg.decontam.benchmarks = list(benchmarks)
-    if ngram is not None:
-        cfg.decontam.n_gram = ngram
+    for name, value in given.items():
+        setattr(cfg.decontam, name, list(value) if isinstance(value, tuple) else value)
     decontam_main(cfg)
 
 

@@ -11,6 +11,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from lakehouse.errors import UserError
+from lakehouse.options import opt
 from problemsets.registry import Benchmark, resolve
 
 DEFAULT_YAML = Path(__file__).with_name("curate.yaml")
@@ -18,34 +19,51 @@ DEFAULT_YAML = Path(__file__).with_name("curate.yaml")
 
 @dataclass
 class DedupConfig:
-    near_dup: bool = True
-    n_grams: int = 5  # words per shingle
+    near_dup: bool = opt(
+        True, "--near-dup/--no-near-dup", "MinHash near-duplicate dedup after the exact one."
+    )
+    n_grams: int = opt(5, "--n-grams", "Words per shingle.")
     # 16 x 7 = 112 hashes (as many as datatrove's 14 x 8) but P(found) at Jaccard 0.8 is 97.7% (14 x 8: 92.4%)
-    bands: int = 16
-    rows: int = 7  # hashes per band; 50% detection at (1/bands)^(1/rows) = 0.67
-    seed: int = 1
-    norm_numbers: bool = False  # True maps every number to 0 (datatrove's default; wrong for maths)
-    same_math_tokens: bool = True  # a near-duplicate must also have the same numbers, letters, operators
-    executor: str = "local"  # local | slurm | ray (datatrove executors)
-    tasks: int = 1  # signature/filter tasks; the buckets step runs one task per band
-    workers: int = 1  # local executor: tasks run at once
-    slurm_partition: str | None = None
-    slurm_time: str = "2:00:00"
+    bands: int = opt(16, "--bands", "MinHash LSH bands.")
+    # 50% detection at (1/bands)^(1/rows) = 0.67
+    rows: int = opt(7, "--rows", "Hashes per band.")
+    seed: int = opt(1, "--seed", "MinHash seed.")
+    # True maps every number to 0 (datatrove's default; wrong for maths)
+    norm_numbers: bool = opt(False, "--norm-numbers/--no-norm-numbers", "Map every number to 0 first.")
+    same_math_tokens: bool = opt(
+        True,
+        "--same-math-tokens/--any-math-tokens",
+        "A near-duplicate must have the same numbers and symbols.",
+    )
+    executor: str = opt("local", "--executor", "local | slurm | ray (datatrove executor).")
+    # signature/filter tasks; the buckets step runs one task per band
+    tasks: int = opt(1, "--tasks", "Parallel signature/filter tasks.")
+    workers: int = opt(1, "--workers", "Local executor: tasks running at once.")
+    slurm_partition: str | None = opt(None, "--slurm-partition", "Slurm partition of the dedup jobs.")
+    slurm_time: str = opt("2:00:00", "--slurm-time", "Slurm time limit per job.")
 
 
 @dataclass
 class DecontamConfig:
     # registered names, `all` (every shipped set + $MINIREASON_BENCHMARKS), or files (problemsets.registry)
-    benchmarks: list[str] = field(default_factory=lambda: ["all"])
-    n_gram: int = 13  # words; a benchmark item shorter than this must match a training problem whole
-    examples: int = 3  # example pairs kept per benchmark in the report
+    benchmarks: list[str] = field(
+        default_factory=lambda: ["all"],
+        metadata={
+            "flag": "--benchmarks",
+            "help": "Registered names, a comma list, all, or files (repeatable; default: all). "
+            "See `curate benchmarks`.",
+        },
+    )
+    # a benchmark item shorter than this must match a training problem whole
+    n_gram: int = opt(13, "--ngram", "Overlap unit in words.")
+    examples: int = opt(3, "--examples", "Example pairs kept per benchmark in the report.")
     # The rule (measured on MATH train + AIME 1983-2023 against the shipped sets; docs/decontamination.md):
     # an n-gram held by more than `max_item_df` benchmark items is boilerplate and carries no evidence; a
     # problem is contaminated when it holds at least `min_coverage` of a benchmark item's other n-grams,
     # or shares one of them and its word sequence is at least `min_similarity` alike (difflib ratio).
-    max_item_df: int = 2
-    min_coverage: float = 0.5
-    min_similarity: float = 0.75
+    max_item_df: int = opt(2, "--max-item-df", "An n-gram more benchmark items hold is boilerplate.")
+    min_coverage: float = opt(0.5, "--min-coverage", "Share of an item's n-grams a copy holds.")
+    min_similarity: float = opt(0.75, "--min-similarity", "Or: word-sequence ratio of a copy.")
 
     def benchmark_sets(self) -> list[Benchmark]:
         return resolve(self.benchmarks)

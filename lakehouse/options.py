@@ -137,3 +137,41 @@ def options_from(cls: type[T]) -> Callable[[Callable[[T], Any]], Callable[..., A
         return command
 
     return decorate
+
+
+def overrides_from(cls: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Options for a config that a YAML file fills first (YAML < command line): every field of `cls`
+    is an option that defaults to "not given", and `fn(given, **its own options)` receives the given ones
+    as {field name: value} to set on the loaded config. `fn`'s own parameters after `given` (e.g.
+    --config, --lake) stay as it declares them."""
+    import typer
+
+    fields = leaves(cls)
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        own = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in list(inspect.signature(fn).parameters.values())[1:]
+        ]
+        hints = get_type_hints(fn)
+        generated = [
+            inspect.Parameter(
+                leaf.param,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=typer.Option(None, leaf.flag, help=leaf.help),
+                annotation=leaf.hint | None,
+            )
+            for leaf in fields
+        ]
+
+        @functools.wraps(fn)
+        def command(**given: Any) -> Any:
+            values = {leaf.path[-1]: given.pop(leaf.param) for leaf in fields}
+            return fn({k: v for k, v in values.items() if v not in (None, [])}, **given)
+
+        params = own + generated
+        command.__signature__ = inspect.Signature(params)
+        command.__annotations__ = {p.name: hints.get(p.name, p.annotation) for p in params}
+        return command
+
+    return decorate
