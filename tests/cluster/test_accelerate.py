@@ -57,8 +57,12 @@ def test_four_stages_on_two_processes_chain_their_checkpoints(lake, tmp_path):
     ck = tmp_path / "ck"
     short = ["--max_steps", "2"]
     launch(2, "mid", lake, ck / "mid", "--model", "tiny", *short, "--per_device_train_batch_size", "2")
-    launch(2, "sft", lake, ck / "sft", "--model", str(ck / "mid"), *short, "--per_device_train_batch_size", "4")
-    launch(2, "dpo", lake, ck / "dpo", "--model", str(ck / "sft"), *short, "--per_device_train_batch_size", "2")
+    launch(
+        2, "sft", lake, ck / "sft", "--model", str(ck / "mid"), *short, "--per_device_train_batch_size", "4"
+    )
+    launch(
+        2, "dpo", lake, ck / "dpo", "--model", str(ck / "sft"), *short, "--per_device_train_batch_size", "2"
+    )
     proc = launch(
         2, "grpo", lake, ck / "grpo", "--model", str(ck / "dpo"), *short,
         "--per_device_train_batch_size", "4", "--num_generations", "4", "--max_completion_length", "8",
