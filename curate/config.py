@@ -33,6 +33,7 @@ class DedupConfig:
     workers: int = 1  # local executor: tasks run at once
     slurm_partition: str | None = None
     slurm_time: str = "2:00:00"
+    slurm_qos: str = ""  # "" = the partition's default QOS
 
 
 @dataclass
