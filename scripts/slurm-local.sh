@@ -4,6 +4,7 @@
 #   scripts/slurm-local.sh start     munged, slurmctld, slurmd on 127.0.0.1 with this machine's CPUs; prints
 #                                    the `export SLURM_CONF=...` that sbatch/squeue/scancel need
 #   scripts/slurm-local.sh stop      stops the three daemons (by their pid files) and keeps nothing running
+#   scripts/slurm-local.sh status    exit 0 when all three run
 # Everything lives under $SLURM_LOCAL_DIR (default /tmp/minireason-slurm); /etc/slurm is not touched, so
 # the cluster's config is found through SLURM_CONF only. A real cluster has its own config: nothing here applies.
 set -euo pipefail
@@ -86,9 +87,12 @@ stop() {
   done
 }
 
+status() { alive "$DIR/munged.pid" && alive "$DIR/slurmctld.pid" && alive "$DIR/slurmd.pid"; }
+
 case "${1:-}" in
   install) install ;;
+  status) status ;;
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
 esac

@@ -81,5 +81,7 @@ def run_sharded(cfg: GenerateConfig) -> str:
                 f"{cfg.tasks - done} of {cfg.tasks} shard tasks of run {cfg.run} did not complete on Slurm "
                 f"(job {executor.job_id}; logs in {where}); re-run the same command to finish them"
             )
-        return f"ran {cfg.tasks} shard tasks of run {cfg.run} on Slurm (job {executor.job_id}); logs in {where}"
+        return (
+            f"ran {cfg.tasks} shard tasks of run {cfg.run} on Slurm (job {executor.job_id}); logs in {where}"
+        )
     return f"ran {cfg.tasks} shard tasks of run {cfg.run} on the {cfg.executor} executor; logs in {where}"
