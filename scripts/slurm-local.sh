@@ -41,7 +41,7 @@ JobCompType=jobcomp/none
 MpiDefault=none
 SchedulerType=sched/backfill
 # a job whose afterok dependency failed (a cancelled stage) is cancelled instead of pending forever
-SchedulerParameters=kill_invalid_depend
+DependencyParameters=kill_invalid_depend
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 ReturnToService=2

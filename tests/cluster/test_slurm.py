@@ -137,3 +137,68 @@ def test_manifest_lock_holds_across_slurm_array_tasks(slurm, tmp_path):
     assert sorted((r["rank"], r["i"]) for r in rows) == sorted((r, i) for r in "01" for i in range(per_task))
     on_disk, listed = manifest_matches_disk(lake, "stress")
     assert len(listed) == 2 * per_task and on_disk == listed
+
+
+def curate_config(tmp_path: Path, executor: str, partition: str | None) -> Path:
+    """The shipped curate.yaml with dedup on `executor` over 2 tasks (the only lines changed)."""
+    text = (ROOT / "curate" / "curate.yaml").read_text()
+    lines = []
+    for line in text.splitlines():
+        key = line.strip().split(":")[0]
+        if line.startswith("  ") and key in ("executor", "tasks", "slurm_partition"):
+            value = {"executor": executor, "tasks": "2", "slurm_partition": partition or "null"}[key]
+            line = f"  {key}: {value}"
+        lines.append(line)
+    path = tmp_path / f"curate-{executor}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def near_dup_drops(lake: Path) -> set[tuple[str, str]]:
+    drops = Lake(lake).read("drops").to_pylist()
+    return {(d["id"], d["detail"]) for d in drops if d["reason"] == "near_dup"}
+
+
+def curate(lake: Path, config: Path) -> subprocess.Popen:
+    cmd = [cli("curate"), "run", "--lake", str(lake), "--config", str(config)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_curate_dedup_on_slurm_scancel_then_rerun_matches_the_local_executor(slurm, tmp_path):
+    """Real near-duplicate pairs (tests/fixtures) among builtin problems: dedup's four datatrove stages
+    as dependent Slurm array jobs. One signature task is cancelled, so its dependants are cancelled too
+    (kill_invalid_depend) and the run fails; the re-run finds exactly what the local executor finds."""
+    import shutil
+
+    from tests.conftest import FIXTURES
+
+    lake = tmp_path / "lake"
+    for source in (str(FIXTURES / "near_duplicates_realdata.jsonl"), "builtin:arith"):
+        make_problems(ProblemsConfig(lake=lake, source=source, n=20, seed=3))
+    subprocess.run(
+        [cli("synth"), "generate", "--lake", str(lake), "--teacher", "procedural", "--samples", "2", "--no-progress"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    local_lake = tmp_path / "local"
+    shutil.copytree(lake, local_lake)
+    proc = curate(local_lake, curate_config(tmp_path, "local", None))
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+    expected = near_dup_drops(local_lake)
+    assert len(expected) >= 2  # the fixture's two same-answer rewordings at least
+
+    config = curate_config(tmp_path, "slurm", slurm)
+    first = curate(lake, config)
+    job = wait_for(lambda: squeue("minhash-signature"), what="the signature job")[0][0].split("_")[0]
+    subprocess.run(["scancel", f"{job}_1"], check=True)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode != 0, out + err
+    assert "did not complete" in out + err and "re-run the same command" in out + err
+    second = curate(lake, config)
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, out + err
+    found = near_dup_drops(lake)
+    print(f"slurm dedup: expected {len(expected)} near-dup drops, found {len(found)}")
+    assert found == expected
+    drops = Lake(lake).read("drops").to_pylist()
+    assert len(drops) == len({(d["unit"], d["id"], d["step"]) for d in drops})  # each dropped once
