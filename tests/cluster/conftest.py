@@ -13,11 +13,14 @@ import pyarrow.compute as pc
 import pytest
 
 from lakehouse.store import Lake
-from tests.conftest import ROOT
+from tests.conftest import BIN, ROOT
 
 
 def _script(name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(ROOT / "scripts" / name), *args], capture_output=True, text=True)
+    env = {**os.environ, "RAY": str(BIN / "ray")}  # this environment's ray CLI, whatever PATH says
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / name), *args], capture_output=True, text=True, env=env
+    )
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +64,31 @@ def manifest_matches_disk(lake: Path, table: str) -> tuple[set[str], set[str]]:
     on_disk = {str(p.relative_to(root)) for p in root.rglob("part-*.parquet")}
     listed = {s["file"] for s in Lake(lake).manifest(table)["shards"]}
     return on_disk, listed
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray head (scripts/ray-local.sh) whose address is in RAY_ADDRESS for this process and the
+    CLIs it starts; workers inherit this environment (PYTHONPATH included)."""
+    pytest.importorskip("ray", reason="ray is not installed: pip install ray (or make test-cluster)")
+    was_up = _script("ray-local.sh", "status").returncode == 0
+    started = _script("ray-local.sh", "start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    os.environ["RAY_ADDRESS"] = started.stdout.strip().split("=", 1)[1]
+    yield os.environ["RAY_ADDRESS"]
+    if not was_up:
+        _script("ray-local.sh", "stop")
+
+
+def holder_of(path: Path) -> int | None:
+    """The pid of the process that has `path` open (the journal lock a shard worker holds), from /proc."""
+    target = str(path.resolve())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) == target for fd in (proc / "fd").iterdir()):
+                return int(proc.name)
+        except OSError:  # the process ended or is not ours to read
+            continue
+    return None
