@@ -15,6 +15,24 @@ import pytest
 from lakehouse.store import Lake
 from tests.conftest import BIN, ROOT
 
+STARTED: list[subprocess.Popen] = []  # CLIs a test started in the background (see `track`)
+
+
+def track(proc: subprocess.Popen) -> subprocess.Popen:
+    STARTED.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_commands():
+    """A failing test must not leave its `synth`/`curate` command running against the clusters."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
 
 def _script(name: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "RAY": str(BIN / "ray")}  # this environment's ray CLI, whatever PATH says

@@ -17,7 +17,7 @@ import pytest
 from lakehouse.store import Lake
 from synth.problems import ProblemsConfig
 from synth.problems import main as make_problems
-from tests.cluster.conftest import manifest_matches_disk, shard_of, squeue, units
+from tests.cluster.conftest import manifest_matches_disk, shard_of, squeue, track, units
 from tests.conftest import ROOT, cli
 from tests.helpers.chat_server import ChatServer
 
@@ -59,7 +59,7 @@ def synth(lake: Path, server: ChatServer, partition: str, run: str) -> subproces
         "10:00",
     ]
     env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
 
 
 def wait_for(predicate, timeout_s: float = 180, what: str = ""):
@@ -161,7 +161,7 @@ def near_dup_drops(lake: Path) -> set[tuple[str, str]]:
 
 def curate(lake: Path, config: Path) -> subprocess.Popen:
     cmd = [cli("curate"), "run", "--lake", str(lake), "--config", str(config)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
 
 
 def test_curate_dedup_on_slurm_scancel_then_rerun_matches_the_local_executor(slurm, tmp_path):
