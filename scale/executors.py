@@ -94,7 +94,7 @@ def _same_python() -> str:
 
 
 def wait_slurm(executor, poll_s: float = 2.0) -> int:
-    """Block until the submitted array job (and the jobs it depends on) has left the queue; returns how
+    """Block until the submitted array job (the last of a dependency chain) has left the queue; returns how
     many of its tasks completed (datatrove's completion markers). A cancelled or failed task is simply
     missing from that count: the caller reports it and a re-run of the same command finishes it."""
     job_ids = [j for j in str(executor.job_id or "").split(":") if j and j != "-1"]  # -1: nothing to run
