@@ -14,6 +14,7 @@ NODE=localnode
 
 install() {
   command -v slurmctld >/dev/null && command -v munged >/dev/null && return
+  apt-get update -qq >/dev/null  # a fresh machine may have no package lists yet
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
 }
 
