@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test test-slow test-vllm lint bench demo clean vllm-env
+.PHONY: install test test-slow test-vllm test-cluster lint bench demo clean vllm-env
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,16 @@ vllm-env: $(VLLM_VENV)/.installed
 
 test-vllm: vllm-env
 	VLLM_CPU_KVCACHE_SPACE=1 VLLM_ENABLE_V1_MULTIPROCESSING=0 $(VLLM_VENV)/bin/pytest -q -p no:cacheprovider -m vllm tests/sampling tests/synth
+
+# Real engines on this machine (tests/cluster, marker `cluster`): Slurm from Debian's packages (slurmctld, slurmd,
+# munge on 127.0.0.1), Ray from PyPI (a head on 127.0.0.1), accelerate with 2 CPU processes. Both clusters are
+# stopped whatever the tests do. Needs root for apt and munge.
+test-cluster: $(BIN)/python
+	$(BIN)/pip install -q -e '.[train,dev,cluster]'
+	bash scripts/slurm-local.sh install
+	set -o pipefail; trap 'bash scripts/slurm-local.sh stop; RAY=$(BIN)/ray bash scripts/ray-local.sh stop' EXIT; \
+	eval "$$(bash scripts/slurm-local.sh start)" && eval "$$(RAY=$(BIN)/ray bash scripts/ray-local.sh start)" && \
+	$(BIN)/pytest -q -p no:cacheprovider -m cluster tests/cluster
 
 clean:
 	rm -rf $(VENV) demo; [ ! -e lake/.demo-lake ] || rm -rf lake  # only the demo's own lake

@@ -41,6 +41,7 @@ class DedupConfig:
     workers: int = opt(1, "--workers", "Local executor: tasks running at once.")
     slurm_partition: str | None = opt(None, "--slurm-partition", "Slurm partition of the dedup jobs.")
     slurm_time: str = opt("2:00:00", "--slurm-time", "Slurm time limit per job.")
+    slurm_qos: str = opt("", "--slurm-qos", "Slurm QOS of the dedup jobs (empty: the partition's default).")
 
 
 @dataclass

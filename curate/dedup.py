@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -25,7 +24,7 @@ import pyarrow.parquet as pq
 from curate.config import DedupConfig
 from curate.minhash import MinhashParams
 from lakehouse.errors import UserError
-from scale import Resources, build_executor
+from scale import Resources, build_executor, wait_slurm
 
 NEAR = pa.schema([("problem_id", pa.string()), ("kept_id", pa.string())])
 
@@ -223,8 +222,13 @@ def _launch(cfg: DedupConfig, stages: list[tuple[str, list, int]], work: Path) -
     for name, pipeline, tasks in stages:
         previous = _executor(cfg, name, pipeline, tasks, work / "logs" / name, previous)
     previous.run()
-    if cfg.executor == "slurm":  # sbatch returns at once: wait for the last stage's completion markers
-        _wait_for_completions(work / "logs" / "filter", stages[-1][2])
+    if cfg.executor == "slurm":  # sbatch returns at once: wait until the chain of stage jobs left the queue
+        done = wait_slurm(previous)
+        if done < stages[-1][2]:
+            raise UserError(
+                f"near-dup dedup on Slurm: {stages[-1][2] - done} of {stages[-1][2]} filter tasks did not "
+                f"complete (logs in {work / 'logs'}); re-run the same command to finish them"
+            )
 
 
 def _executor(cfg: DedupConfig, name: str, pipeline: list, tasks: int, logs: Path, depends):
@@ -234,14 +238,10 @@ def _executor(cfg: DedupConfig, name: str, pipeline: list, tasks: int, logs: Pat
         workers=max(1, cfg.workers) if cfg.executor == "local" else -1,  # --workers is the local executor's
         slurm_partition=cfg.slurm_partition,
         slurm_time=cfg.slurm_time,
+        slurm_qos=cfg.slurm_qos,
         job_name=f"minhash-{name}",
     )
     return build_executor(cfg.executor, pipeline, tasks, logs, resources, depends=depends)
-
-
-def _wait_for_completions(logs: Path, tasks: int, poll_s: float = 10.0) -> None:
-    while len(list((logs / "completions").glob("*"))) < tasks:
-        time.sleep(poll_s)
 
 
 def _collect(work: Path) -> pa.Table:

@@ -1,5 +1,5 @@
 """Where a datatrove pipeline runs: one executor factory for every package that scales out (synth, curate)."""
 
-from scale.executors import EXECUTORS, Resources, build_executor
+from scale.executors import EXECUTORS, Resources, build_executor, completed, wait_slurm
 
-__all__ = ["EXECUTORS", "Resources", "build_executor"]
+__all__ = ["EXECUTORS", "Resources", "build_executor", "completed", "wait_slurm"]

@@ -6,6 +6,10 @@ where. It knows datatrove and nothing above it, so synth and curate scale out th
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +27,8 @@ class Resources:
     gpus_per_task: int = 0
     slurm_partition: str | None = None
     slurm_time: str = "2:00:00"
+    slurm_qos: str = ""  # "": the partition's default QOS (datatrove would otherwise ask for "normal")
+    mem_per_cpu_gb: int = 2
     job_name: str = "minireason"
 
 
@@ -64,8 +70,11 @@ def build_executor(
             time=res.slurm_time,
             cpus_per_task=res.cpus_per_task,
             gpus_per_task=res.gpus_per_task,
+            mem_per_cpu_gb=res.mem_per_cpu_gb,
+            qos=res.slurm_qos,
             workers=res.workers,
             job_name=res.job_name,
+            env_command=_same_python(),
         )
     try:
         import ray  # noqa: F401  (optional; datatrove would only import it once the run starts)
@@ -76,3 +85,32 @@ def build_executor(
     return RayPipelineExecutor(
         **common, workers=res.workers, cpus_per_task=res.cpus_per_task, gpus_per_task=res.gpus_per_task
     )
+
+
+def _same_python() -> str:
+    """The job runs datatrove's `launch_pickled_pipeline` with the interpreter that submitted it: its
+    environment's bin/ goes first on PATH (on a real cluster that venv must be on the shared filesystem)."""
+    return f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH"
+
+
+def wait_slurm(executor, poll_s: float = 2.0) -> int:
+    """Block until the submitted array job (the last of a dependency chain) has left the queue; returns how
+    many of its tasks completed (datatrove's completion markers). A cancelled or failed task is simply
+    missing from that count: the caller reports it and a re-run of the same command finishes it."""
+    job_ids = [j for j in str(executor.job_id or "").split(":") if j and j != "-1"]  # -1: nothing to run
+    while job_ids and _queued(job_ids):
+        time.sleep(poll_s)
+    return completed(executor.logging_dir.path, executor.world_size)
+
+
+def completed(logging_dir: str | Path, tasks: int) -> int:
+    done = Path(logging_dir) / "completions"
+    return sum((done / f"{rank:05d}").exists() for rank in range(tasks))
+
+
+def _queued(job_ids: list[str]) -> bool:
+    out = subprocess.run(
+        ["squeue", "-h", "-o", "%i", "-j", ",".join(job_ids)], capture_output=True, text=True
+    )
+    # an unknown id (purged after MinJobAge) is an error with no output: nothing is queued any more
+    return out.returncode == 0 and bool(out.stdout.strip())

@@ -55,6 +55,7 @@ class GenerateConfig:
     workers: int = opt(-1, "--workers", "Tasks running at once (-1: all).")
     slurm_partition: str | None = opt(None, "--slurm-partition", "Slurm partition (--executor slurm).")
     slurm_time: str = opt("24:00:00", "--slurm-time", "Slurm time limit per task.")
+    slurm_qos: str = opt("", "--slurm-qos", "Slurm QOS ('' = the partition's default).")
     cpus_per_task: int = opt(1, "--cpus-per-task", "CPUs per shard task (slurm, ray).")
     # per shard worker (e.g. 8 for a vllm: teacher with --tensor-parallel-size 8)
     gpus_per_task: int = opt(0, "--gpus-per-task", "GPUs per shard task (slurm, ray).")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lakehouse.errors import UserError
-from scale import EXECUTORS, Resources
+from scale import EXECUTORS, Resources, completed, wait_slurm
 from scale import build_executor as build
 from synth.config import GenerateConfig
 
@@ -58,6 +58,7 @@ def build_executor(cfg: GenerateConfig):
         gpus_per_task=cfg.gpus_per_task,
         slurm_partition=cfg.slurm_partition,
         slurm_time=cfg.slurm_time,
+        slurm_qos=cfg.slurm_qos,
         job_name=f"synth-{cfg.run}",
     )
     # every task reruns: a finished shard returns at once, one that recorded errors retries them
@@ -67,10 +68,19 @@ def build_executor(cfg: GenerateConfig):
 
 
 def run_sharded(cfg: GenerateConfig) -> str:
-    """Run (local, ray) or submit (slurm) the N shard workers; returns the one-line summary."""
+    """Run the N shard workers (on Slurm: submit them, then wait for the array job to leave the queue);
+    returns the one-line summary. A task that did not complete (cancelled, failed, node lost, and on Ray
+    also after datatrove's own resubmissions of a crashed worker) is a UserError that says to re-run:
+    the same command finishes exactly the missing units."""
     executor = build_executor(cfg)
     executor.run()
     where = logging_dir(cfg)
-    if cfg.executor == "slurm":
-        return f"submitted {cfg.tasks} shard tasks of run {cfg.run} to Slurm (job {executor.job_id}); logs in {where}"
-    return f"ran {cfg.tasks} shard tasks of run {cfg.run} on the {cfg.executor} executor; logs in {where}"
+    engine = {"slurm": "Slurm", "ray": "Ray"}.get(cfg.executor, "the local executor")
+    done = wait_slurm(executor) if cfg.executor == "slurm" else completed(where, cfg.tasks)
+    job = f" (job {executor.job_id})" if cfg.executor == "slurm" else ""
+    if done < cfg.tasks:
+        raise UserError(
+            f"{cfg.tasks - done} of {cfg.tasks} shard tasks of run {cfg.run} did not complete on {engine}{job}; "
+            f"logs in {where}; re-run the same command to finish them"
+        )
+    return f"ran {cfg.tasks} shard tasks of run {cfg.run} on {engine}{job}; logs in {where}"
