@@ -85,7 +85,7 @@ step analysis  curate sql "select stage, round(avg(correct::int) filter (where l
                  from eval_samples group by stage order by min(created_at)" --lake "$LAKE"
 step analysis  curate sql "select who, wrong, misread_a_term, wrong - misread_a_term as wrong_step_result from (
                  select 0 as o, null as t, 'teacher rollouts' as who, count(*) filter (where not v.correct) as wrong,
-                   count(*) filter (where not v.correct and regexp_extract_all(t.completion, '[+*][0-9]')
+                   count(*) filter (where not v.correct and regexp_extract_all(coalesce(t.reasoning, '') || t.completion, '[+*][0-9]')
                      <> regexp_extract_all(p.problem, '[+*][0-9]')) as misread_a_term
                  from traces t join verdicts v using (trace_id) join problems p on p.problem_id = t.problem_id
                  union all
