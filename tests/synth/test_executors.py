@@ -3,6 +3,7 @@ test_openai_generate.py; here, the Slurm/Ray side up to submission, and the work
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 
 import pytest
@@ -38,7 +39,12 @@ def test_slurm_executor_is_built_with_the_shard_worker(tmp_path):
         ({"executor": "local", "tasks": 0}, "--tasks must be >= 1, got 0"),
         ({"executor": "local", "tasks": 2, "shard": (1, 2)}, "--shard and --executor exclude each other"),
         ({"executor": "slurm", "tasks": 2}, "--executor slurm needs --slurm-partition"),
-        ({"executor": "ray", "tasks": 2}, "--executor ray needs ray installed (pip install ray): ray"),
+        pytest.param(
+            {"executor": "ray", "tasks": 2},
+            "--executor ray needs ray installed (pip install ray): ray",
+            # `make test-cluster` installs ray into the venv; the message is for a venv without it
+            marks=pytest.mark.skipif(importlib.util.find_spec("ray") is not None, reason="ray is installed"),
+        ),
     ],
 )
 def test_bad_executor_options_are_user_errors(tmp_path, changes, message):
