@@ -87,3 +87,23 @@ def test_registered_views_are_in_every_session_and_skipped_without_their_inputs(
     assert con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'needs_more'").fetchone() == (
         0,
     )
+
+
+def test_a_column_added_since_the_shards_were_written_reads_as_null(tmp_path):
+    """An older lake's traces have no reasoning_tokens column: SQL and Lake.read both show it as NULL."""
+    import pyarrow.parquet as pq
+
+    from lakehouse.schema import TRACES
+    from lakehouse.store import Lake
+
+    lake = Lake(tmp_path / "lake")
+    row = {f.name: None for f in TRACES} | {"trace_id": "t1", "problem_id": "p", "run": "r", "sample_idx": 0}
+    lake.write("traces", pa.Table.from_pylist([row], schema=TRACES), partition="run=r")
+    (shard,) = lake.files("traces")
+    pq.write_table(
+        pq.read_table(shard).drop_columns(["reasoning_tokens"]), shard
+    )  # as an older version wrote it
+    assert connect(lake.root).execute("SELECT trace_id, reasoning_tokens FROM traces").fetchall() == [
+        ("t1", None)
+    ]
+    assert lake.read("traces").column("reasoning_tokens").to_pylist() == [None]

@@ -109,3 +109,16 @@ def test_synth_and_eval_send_the_same_user_turn_and_seeds():
     for requests in (synth, evals):
         assert [r.messages for r in requests] == [[{"role": "user", "content": expected}]] * 2
         assert [r.seed for r in requests] == [sample_seed(3, "p1", 0), sample_seed(3, "p1", 1)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["<think>r</think>a", "<think>\nlong\n</think>\n\n\\boxed{1}", "prefix <think>r</think> after", "r only</think>the end",
+     "<think>truncated reasoning", "plain answer", "<|begin_of_thought|>t<|end_of_thought|>v",
+     "<|begin_of_thought|>t<|end_of_thought|><|begin_of_solution|>s<|end_of_solution|>", "<think></think>x"],
+)  # fmt: skip
+def test_the_split_agrees_with_rewards_reading(text):
+    """sampling sits below reward, so it carries its own copy of the reasoning markers: both must split alike."""
+    reasoning, visible = split_reasoning(text)
+    expected = (None, text) if reasoning is None else (reasoning.strip(), visible.strip())
+    assert split_assistant(None, text) == expected
