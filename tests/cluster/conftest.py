@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 from lakehouse.store import Lake
-from tests.conftest import BIN, ROOT
+from tests.conftest import BIN, ROOT, cli
 
 STARTED: list[subprocess.Popen] = []  # CLIs a test started in the background (see `track`)
 
@@ -110,3 +110,12 @@ def holder_of(path: Path) -> int | None:
         except OSError:  # the process ended or is not ours to read
             continue
     return None
+
+
+def start_synth(lake: Path, base_url: str, run: str, samples: int, *executor: str) -> subprocess.Popen:
+    """`synth generate` against the test chat server, one request at a time, on the given executor."""
+    cmd = [cli("synth"), "generate", "--lake", str(lake), "--teacher", "openai:tiny", "--base-url", base_url]
+    cmd += ["--max-tokens", "32", "--no-progress", "--samples", str(samples), "--concurrency", "1"]
+    cmd += ["--run", run, *executor]
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
+    return track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))

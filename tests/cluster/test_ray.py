@@ -16,7 +16,7 @@ import pytest
 from lakehouse.store import Lake
 from synth.problems import ProblemsConfig
 from synth.problems import main as make_problems
-from tests.cluster.conftest import holder_of, manifest_matches_disk, shard_of, track, units
+from tests.cluster.conftest import holder_of, manifest_matches_disk, shard_of, start_synth, units
 from tests.cluster.test_slurm import curate, curate_config, journaled, near_dup_drops, wait_for
 from tests.conftest import FIXTURES, cli
 from tests.helpers.chat_server import ChatServer
@@ -27,30 +27,7 @@ TASKS, SAMPLES = 4, 2
 
 
 def synth(lake: Path, server: ChatServer, run: str) -> subprocess.Popen:
-    cmd = [
-        cli("synth"),
-        "generate",
-        "--lake",
-        str(lake),
-        "--teacher",
-        "openai:tiny",
-        "--base-url",
-        server.base_url,
-    ]
-    cmd += [
-        "--max-tokens",
-        "32",
-        "--no-progress",
-        "--samples",
-        str(SAMPLES),
-        "--concurrency",
-        "1",
-        "--run",
-        run,
-    ]
-    cmd += ["--executor", "ray", "--tasks", str(TASKS)]
-    env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
-    return track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    return start_synth(lake, server.base_url, run, SAMPLES, "--executor", "ray", "--tasks", str(TASKS))
 
 
 def test_synth_on_ray_sigkill_one_worker_is_exactly_once(ray_cluster, tmp_path):

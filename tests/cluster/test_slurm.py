@@ -17,7 +17,7 @@ import pytest
 from lakehouse.store import Lake
 from synth.problems import ProblemsConfig
 from synth.problems import main as make_problems
-from tests.cluster.conftest import manifest_matches_disk, shard_of, squeue, track, units
+from tests.cluster.conftest import manifest_matches_disk, shard_of, squeue, start_synth, track, units
 from tests.conftest import ROOT, cli
 from tests.helpers.chat_server import ChatServer
 
@@ -27,39 +27,8 @@ TASKS, SAMPLES = 4, 2
 
 
 def synth(lake: Path, server: ChatServer, partition: str, run: str) -> subprocess.Popen:
-    cmd = [
-        cli("synth"),
-        "generate",
-        "--lake",
-        str(lake),
-        "--teacher",
-        "openai:tiny",
-        "--base-url",
-        server.base_url,
-    ]
-    cmd += [
-        "--max-tokens",
-        "32",
-        "--no-progress",
-        "--samples",
-        str(SAMPLES),
-        "--concurrency",
-        "1",
-        "--run",
-        run,
-    ]
-    cmd += [
-        "--executor",
-        "slurm",
-        "--tasks",
-        str(TASKS),
-        "--slurm-partition",
-        partition,
-        "--slurm-time",
-        "10:00",
-    ]
-    env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
-    return track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    executor = ["--executor", "slurm", "--tasks", str(TASKS), "--slurm-partition", partition]
+    return start_synth(lake, server.base_url, run, SAMPLES, *executor, "--slurm-time", "10:00")
 
 
 def wait_for(predicate, timeout_s: float = 180, what: str = ""):
