@@ -29,7 +29,7 @@ def chain_api(server: ChatServer, lake, **options) -> EvalConfig:
     )  # fmt: skip
 
 
-def train_eval(server: ChatServer, lake, *extra: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
+def eval_command(server: ChatServer, lake, *extra: str) -> tuple[list[str], dict]:
     """`train eval` through its console script with chain_api's settings (so the same evaluation)."""
     args = [
         "--model",
@@ -43,7 +43,14 @@ def train_eval(server: ChatServer, lake, *extra: str, timeout_s: float = 300) ->
     ]
     args += ["--n", "10", "--samples", "4", "--max-tokens", "64", "--stage", "api", "--concurrency", "2"]
     args += ["--lake", str(lake), "--no-progress", *extra]
-    env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
-    return subprocess.run(
-        [cli("train"), "eval", *args], capture_output=True, text=True, env=env, timeout=timeout_s
-    )  # fmt: skip
+    return [cli("train"), "eval", *args], {**os.environ, "OPENAI_API_KEY": "sk-test"}
+
+
+def train_eval(server: ChatServer, lake, *extra: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
+    cmd, env = eval_command(server, lake, *extra)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s)
+
+
+def start_train_eval(server: ChatServer, lake, *extra: str) -> subprocess.Popen:
+    cmd, env = eval_command(server, lake, *extra)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
