@@ -88,11 +88,14 @@ EVALS = pa.schema(
         ("fingerprint", pa.string()),  # everything the numbers depend on, hashed (train/eval_fingerprint.py)
         ("protocol", pa.string()),  # the same without the model: equal protocol = comparable rows
         ("fingerprint_inputs", pa.string()),  # JSON of the fingerprint's inputs
+        # the evaluation's id (train/eval_shard.py): its eval_samples rows carry it, sharded or not
+        ("eval_run", pa.string()),
     ]
 )
 
-# One row per sampled response of `train eval`; (model, stage, benchmark, created_at) equal its evals row's,
-# so per-level or per-problem breakdowns and error analysis are plain SQL over the lake.
+# One row per sampled response of `train eval`; (model, stage, benchmark, created_at) equal its evals row's
+# for an unsharded run, and eval_run equals it for every run (a sharded run's shards each have their own
+# created_at), so per-level or per-problem breakdowns and error analysis are plain SQL over the lake.
 EVAL_SAMPLES = pa.schema(
     [
         ("model", pa.string()),
@@ -108,6 +111,10 @@ EVAL_SAMPLES = pa.schema(
         ("pred", pa.string()),
         ("correct", pa.bool_()),
         ("created_at", pa.timestamp("us", tz="UTC")),
+        ("eval_run", pa.string()),
+        ("shard", pa.int32()),  # which of `shards` workers sampled this response (0 of 1: unsharded)
+        ("shards", pa.int32()),
+        ("fingerprint_inputs", pa.string()),  # the evals row's, so a merge needs no backend
     ]
 )
 

@@ -12,6 +12,11 @@ k = 1, 2, 4, ..., k, maj@k and the eval fingerprint (train/eval_fingerprint.py).
 also goes to LAKE/eval_samples (with its extracted answer and verdict), so that "which levels, which
 problems, what kind of mistake" is a SQL query rather than a re-run. Nothing is written until every
 benchmark has been scored: a bad input or a failure leaves the lake as it was.
+
+One evaluation can be spread over workers: `--shard I/N` evaluates a fixed slice of the problems and
+appends its responses to LAKE/eval_samples only (train/eval_shard.py); `--merge N` checks that all N
+shards are there and writes the one evals row (train/eval_merge.py); `--executor local|slurm|ray --tasks N`
+runs the N shards on datatrove's executors, then merges (train/eval_executors.py).
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ from reward.extract import EXTRACTION_MODES
 from reward.judge import Case, Judge, JudgeConfig, judge_name, rejudge
 from sampling.prompts import DEFAULT_INSTRUCTION, assistant_text, prompt_messages, sample_seed
 from sampling.types import SampleRequest
+from scale import EXECUTORS
+from synth.config import parse_shard
 from train import eval_fingerprint as fp
 from train.eval_metrics import maj_at_k, pass_at_1, pass_at_k, standard_error
+from train.eval_shard import complete_write, eval_run_id, expected_keys, shard_slice
 
 BACKENDS = ("hf", "vllm", "openai")
 
@@ -97,6 +105,25 @@ class EvalConfig:
         "Also append every response with its verdict to LAKE/eval_samples.",
     )
     progress: bool = opt(True, "--progress/--no-progress", "Progress bars on a terminal.")
+    # one evaluation over several workers (train/eval_shard.py, eval_merge.py, eval_executors.py)
+    shard: tuple[int, int] | None = opt(
+        None,
+        "--shard",
+        "I/N: evaluate only this worker's slice of the problems; its responses go to LAKE/eval_samples, "
+        "the evals row comes from --merge N.",
+        parse=parse_shard,
+    )
+    merge: int | None = opt(
+        None, "--merge", "N: check that all N shards are in LAKE/eval_samples, write their one evals row."
+    )
+    executor: str = opt("none", "--executor", "none | local | slurm | ray: run --tasks shards, then merge.")
+    tasks: int = opt(1, "--tasks", "Shard tasks the executor runs.")
+    workers: int = opt(-1, "--workers", "Tasks running at once (-1: all).")
+    slurm_partition: str | None = opt(None, "--slurm-partition", "Slurm partition (--executor slurm).")
+    slurm_time: str = opt("24:00:00", "--slurm-time", "Slurm time limit per task.")
+    slurm_qos: str = opt("", "--slurm-qos", "Slurm QOS ('' = the partition's default).")
+    cpus_per_task: int = opt(1, "--cpus-per-task", "CPUs per shard task (slurm, ray).")
+    gpus_per_task: int = opt(0, "--gpus-per-task", "GPUs per shard task (slurm, ray).")
     # problem source options (problemsets.SourceOptions) that evaluation does not offer
     exclude: list[Path] = field(default_factory=list, metadata={"cli": False})
     levels: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={"cli": False})
@@ -149,26 +176,79 @@ class EvalResult:
 
 def main(cfg: EvalConfig) -> EvalResult:
     check(cfg)
+    if cfg.executor != "none":
+        from train.eval_executors import run_sharded
+
+        return run_sharded(cfg)
+    if cfg.merge is not None:
+        from train.eval_merge import merge
+
+        return merge(cfg)
     benchmarks = resolve(cfg.benchmark)
     loaded = [(b, protocol_for(cfg, b), load_benchmark(cfg, b)) for b in benchmarks]  # bad input fails here
     lake = Lake(cfg.lake)  # a lake path that is a file fails before any sampling
     earlier = lake.read("evals").to_pylist() if lake.has("evals") else []
+    identity = model_identity(cfg)
+    shard = cfg.shard or (0, 1)
+    run = eval_run(cfg, loaded, identity, shard[1])
+    if cfg.shard is not None and (done := _shard_done(cfg, lake, run, loaded)) is not None:
+        print(done)  # a re-submitted shard that already wrote: nothing to sample, nothing to write
+        return EvalResult(rows=[], results=[])
     backend = make_backend(cfg)
     try:
-        identity = model_identity(cfg)
-        results = [evaluate(cfg, backend, identity, *item) for item in loaded]
+        # unsharded: the problems in their load order, the order the merge also scores them in
+        parts = [shard_slice(problems, shard) if cfg.shard else None for _, _, problems in loaded]
+        results = [
+            evaluate(cfg, backend, identity, *item, part=part)
+            for item, part in zip(loaded, parts, strict=True)
+        ]
     finally:
         backend.close()
     created = datetime.now(timezone.utc)
     for r in results:
-        r.row = evals_row(cfg, r, created)
+        r.row = evals_row(cfg, r, created, run)
     if cfg.save_samples:  # before the evals rows: a crash in between leaves no row pointing at nothing
-        samples = [s for r in results for s in sample_rows(r)]
+        samples = [s for r in results for s in sample_rows(r, run, shard)]
         lake.write("eval_samples", pa.Table.from_pylist(samples, schema=EVAL_SAMPLES))
+    if cfg.shard is not None:  # the row is the merge's: it needs every shard's verdicts
+        print(shard_report(results, cfg, run, len(samples)))
+        return EvalResult(rows=[], results=results)
     rows = [r.row for r in results]
     lake.write("evals", pa.Table.from_pylist(rows, schema=EVALS))
     print(report(results, earlier, cfg))
     return EvalResult(rows=rows, results=results)
+
+
+def eval_run(cfg: EvalConfig, loaded: list, identity: dict, shards: int) -> str:
+    """This evaluation's id (train/eval_shard.py), from the fingerprints as requested: no backend needed."""
+    digests = [fingerprint(cfg, identity, b, protocol, problems).digest() for b, protocol, problems in loaded]
+    return eval_run_id(digests, stage_of(cfg), shards)
+
+
+def _shard_done(cfg: EvalConfig, lake: Lake, run: str, loaded: list) -> str | None:
+    """The line to print when this shard has nothing to do: its slice is empty, or one write of it is
+    already in LAKE/eval_samples (see eval_shard.complete_write)."""
+    i, n = cfg.shard
+    expected = expected_keys([(b.name, p.k, problems) for b, p, problems in loaded], cfg.shard)
+    if not expected:
+        return f"eval shard {i}/{n} of run {run}: no problems in this slice; nothing to do"
+    if lake.has("eval_samples"):
+        rows = _run_rows(
+            lake, run, ["eval_run", "shard", "benchmark", "problem_id", "sample_idx", "created_at"]
+        )
+        if complete_write(rows, i, expected) is not None:
+            return (
+                f"eval shard {i}/{n} of run {run}: its {len(expected)} responses are already in "
+                f"{cfg.lake}/eval_samples; nothing to do"
+            )
+    return None
+
+
+def _run_rows(lake: Lake, run: str, columns: list[str] | None = None) -> list[dict]:
+    import pyarrow.compute as pc
+
+    table = lake.read("eval_samples", columns)
+    return table.filter(pc.equal(table.column("eval_run"), run)).to_pylist()
 
 
 def check(cfg: EvalConfig) -> None:
@@ -191,6 +271,28 @@ def check(cfg: EvalConfig) -> None:
         raise UserError("--batch-size and --concurrency must be >= 1")
     if cfg.backend != "openai" and not Path(cfg.model).exists() and "/" not in cfg.model:
         raise UserError(f"model {cfg.model!r} not found")
+    check_sharding(cfg)
+
+
+def check_sharding(cfg: EvalConfig) -> None:
+    if cfg.shard is not None:
+        i, n = cfg.shard
+        if n < 1 or not 0 <= i < n:
+            raise UserError(f"--shard {i}/{n}: need 0 <= I < N")
+    if cfg.merge is not None and cfg.merge < 1:
+        raise UserError(f"--merge must be >= 1 (the number of shards), got {cfg.merge}")
+    if cfg.executor not in ("none", *EXECUTORS):
+        raise UserError(f"--executor {cfg.executor!r}: choose one of none, {', '.join(EXECUTORS)}")
+    if cfg.tasks < 1:
+        raise UserError(f"--tasks must be >= 1, got {cfg.tasks}")
+    given = [name for name, on in (("--shard", cfg.shard), ("--merge", cfg.merge)) if on is not None]
+    given += ["--executor"] if cfg.executor != "none" else []
+    if len(given) > 1:
+        raise UserError(
+            f"{' and '.join(given)} exclude each other (--executor runs the shards and the merge)"
+        )
+    if given and not cfg.save_samples:
+        raise UserError(f"{given[0]} needs --save-samples: the shards' responses are what the merge reads")
 
 
 def protocol_for(cfg: EvalConfig, b: Benchmark) -> Protocol:
@@ -236,14 +338,23 @@ def requests_for(protocol: Protocol, seed: int, problems: list[dict], max_tokens
 
 
 def evaluate(
-    cfg: EvalConfig, backend, identity: dict, b: Benchmark, protocol: Protocol, problems
+    cfg: EvalConfig, backend, identity: dict, b: Benchmark, protocol: Protocol, problems, part=None
 ) -> BenchmarkResult:
+    """Sample and score `part` of the benchmark's problems (all of them by default); the fingerprint is
+    always of the whole benchmark, so a shard's is the unsharded run's."""
+    part = problems if part is None else part
     protocol = replace(protocol, max_tokens=_max_tokens(protocol.max_tokens, backend))
-    completions = sample(
-        cfg, backend, requests_for(protocol, cfg.seed, problems, protocol.max_tokens), b.name
+    completions = sample(cfg, backend, requests_for(protocol, cfg.seed, part, protocol.max_tokens), b.name)
+    correct, preds = score(cfg, part, completions, protocol.k)
+    return BenchmarkResult(
+        b, protocol, part, completions, correct, preds, fingerprint(cfg, identity, b, protocol, problems)
     )
-    correct, preds = score(cfg, problems, completions, protocol.k)
-    fingerprint = fp.Fingerprint(
+
+
+def fingerprint(
+    cfg: EvalConfig, identity: dict, b: Benchmark, protocol: Protocol, problems
+) -> fp.Fingerprint:
+    return fp.Fingerprint(
         benchmark=b.name,
         benchmark_hash=fp.benchmark_hash(problems),
         prompt_template=fp.PROMPT_TEMPLATE,
@@ -257,7 +368,6 @@ def evaluate(
         **identity,
         judge=f"{judge_name(_judge_config(cfg))}@{_host(cfg.judge_base_url)}" if cfg.judge else None,
     )
-    return BenchmarkResult(b, protocol, problems, completions, correct, preds, fingerprint)
 
 
 def model_identity(cfg: EvalConfig) -> dict:
@@ -353,10 +463,14 @@ def _make_judge(cfg: EvalConfig) -> Judge:
     return Judge(jc, key, Prices(0.0, 0.0), Budget(None))
 
 
-def evals_row(cfg: EvalConfig, r: BenchmarkResult, created: datetime) -> dict:
+def stage_of(cfg: EvalConfig) -> str:
+    return cfg.stage or Path(cfg.model).name
+
+
+def evals_row(cfg: EvalConfig, r: BenchmarkResult, created: datetime, run: str) -> dict:
     return {
         "model": cfg.model,
-        "stage": cfg.stage or Path(cfg.model).name,
+        "stage": stage_of(cfg),
         "benchmark": r.benchmark.name,
         "k": r.protocol.k,
         "pass_at_1": pass_at_1(r.correct),
@@ -369,12 +483,18 @@ def evals_row(cfg: EvalConfig, r: BenchmarkResult, created: datetime) -> dict:
         "fingerprint": r.fingerprint.digest(),
         "protocol": r.fingerprint.protocol(),
         "fingerprint_inputs": json.dumps(r.fingerprint.inputs(), sort_keys=True),
+        "eval_run": run,
     }
 
 
-def sample_rows(r: BenchmarkResult) -> list[dict]:
-    """The eval_samples rows of one benchmark: its evals row's keys, then one row per response."""
-    keys = {k: r.row[k] for k in ("model", "stage", "benchmark", "created_at")}
+def sample_rows(r: BenchmarkResult, run: str, shard: tuple[int, int]) -> list[dict]:
+    """The eval_samples rows of one benchmark: its evals row's keys, the shard that sampled them (0 of 1
+    unsharded), then one row per response. The fingerprint inputs ride along so that a merge can write
+    the evals row without starting the backend (whose token cap is part of them)."""
+    keys = {
+        k: r.row[k] for k in ("model", "stage", "benchmark", "created_at", "eval_run", "fingerprint_inputs")
+    }
+    keys |= {"shard": shard[0], "shards": shard[1]}
     out = []
     for p, oks, answers in zip(r.problems, r.correct, r.preds, strict=True):
         for j, (ok, pred) in enumerate(zip(oks, answers, strict=True)):
@@ -423,6 +543,15 @@ def report(results: list[BenchmarkResult], earlier: list[dict], cfg: EvalConfig)
         f"{len(results)} row(s) appended to {cfg.lake}/evals"
     )
     return "\n".join(lines)
+
+
+def shard_report(results: list[BenchmarkResult], cfg: EvalConfig, run: str, responses: int) -> str:
+    i, n = cfg.shard
+    sets = ", ".join(f"{r.benchmark.name} ({len(r.problems)} problems x {r.protocol.k})" for r in results)
+    return (
+        f"eval shard {i}/{n} of run {run}: {sets}; {responses} responses appended to {cfg.lake}/eval_samples, "
+        f"no evals row: once all {n} shards are done, the same arguments with --merge {n} write it"
+    )
 
 
 def _pm(mean: float, se: float | None) -> str:

@@ -35,7 +35,9 @@ def _no_leftover_commands():
 
 
 def _script(name: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RAY": str(BIN / "ray")}  # this environment's ray CLI, whatever PATH says
+    # this environment's ray CLI whatever PATH says; PATH's when ray lives outside the venv (pip --target)
+    ray = BIN / "ray"
+    env = {**os.environ, "RAY": str(ray) if ray.exists() else "ray"}
     return subprocess.run(
         ["bash", str(ROOT / "scripts" / name), *args], capture_output=True, text=True, env=env
     )

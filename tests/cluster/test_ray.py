@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -16,10 +17,12 @@ import pytest
 from lakehouse.store import Lake
 from synth.problems import ProblemsConfig
 from synth.problems import main as make_problems
-from tests.cluster.conftest import holder_of, manifest_matches_disk, shard_of, start_synth, units
+from tests.cluster.conftest import holder_of, manifest_matches_disk, shard_of, start_synth, track, units
 from tests.cluster.test_slurm import curate, curate_config, journaled, near_dup_drops, wait_for
 from tests.conftest import FIXTURES, cli
 from tests.helpers.chat_server import ChatServer
+from tests.helpers.sharded_eval import chain_api, measured, train_eval
+from train.eval import main as evaluate
 
 pytestmark = pytest.mark.cluster
 
@@ -85,3 +88,98 @@ def test_curate_dedup_on_ray_matches_the_local_executor(ray_cluster, tmp_path):
     expected, found = near_dup_drops(local_lake), near_dup_drops(lake)
     print(f"ray dedup: expected {len(expected)} near-dup drops, found {len(found)}")
     assert len(expected) >= 2 and found == expected
+
+
+def _rank_worker() -> tuple[int, list[int]] | None:
+    """A Ray actor inside datatrove's `run_for_rank` (a rank mid-run) and its children (the pool process
+    running the rank's pipeline, when it has one yet), from /proc."""
+    titles, parents = {}, {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            titles[int(proc.name)] = (proc / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):  # the process ended meanwhile
+            continue
+    running = [p for p, t in titles.items() if t.startswith("ray::RankWorker.run_for_rank")]
+    actors = [p for p in running if parents.get(p) not in running]
+    if not actors:
+        return None
+    return actors[0], [c for c in running if parents.get(c) == actors[0]]
+
+
+def near_dups(lake: Path) -> list[tuple[str, str]]:
+    """`curate dedup`'s near-duplicates (its cached "dedup" table): (dropped problem, the one it repeats)."""
+    t = Lake(lake).read("dedup")
+    return sorted(zip(t.column("problem_id").to_pylist(), t.column("kept_id").to_pylist(), strict=True))
+
+
+def kept_problems(lake: Path) -> list[str]:
+    """The problems dedup keeps: every problem (ids are unique in the table) but the near-duplicates."""
+    dropped = {p for p, _ in near_dups(lake)}
+    return sorted(p for p in Lake(lake).read("problems").column("problem_id").to_pylist() if p not in dropped)
+
+
+def test_curate_dedup_on_ray_sigkill_one_worker_then_resubmit_is_the_local_set(ray_cluster, tmp_path):
+    """`curate dedup --executor ray --tasks 2`: a Ray worker running a rank of one of datatrove's four dedup
+    stages is SIGKILLed (the actor and its pool process); datatrove resubmits the rank, the command
+    succeeds, a re-submit changes nothing, and the kept problems and near-dup drops are exactly the local
+    executor's."""
+    lake = tmp_path / "lake"
+    for source in (str(FIXTURES / "near_duplicates_realdata.jsonl"), "builtin:arith"):
+        make_problems(ProblemsConfig(lake=lake, source=source, n=20, seed=3))
+    local = tmp_path / "local"
+    shutil.copytree(lake, local)
+
+    def dedup(where: Path, executor: str) -> subprocess.Popen:
+        cmd = [cli("curate"), "dedup", "--lake", str(where), "--executor", executor, "--tasks", "2"]
+        return track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+
+    out, err = dedup(local, "local").communicate(timeout=300)
+    expected_kept, expected_near = kept_problems(local), near_dups(local)
+    assert len(expected_near) >= 2, out + err  # the fixture's same-answer rewordings at least
+
+    first = dedup(lake, "ray")
+    actor, pool = wait_for(_rank_worker, timeout_s=240, what="a dedup rank running in a Ray worker")
+    for pid in (actor, *pool):
+        os.kill(pid, signal.SIGKILL)
+    log, seen = lake / "_minhash_work" / "datatrove.log", ""
+    while first.poll() is None:  # the work dir (and its log) is removed when the dedup finishes
+        seen = log.read_text(errors="replace") if log.exists() else seen
+        time.sleep(0.1)
+    out, err = first.communicate()
+    assert first.returncode == 0, out + err  # datatrove resubmitted the killed rank
+    assert "RayActorError" in seen or "WorkerCrashedError" in seen, seen[-3000:]
+    once = kept_problems(lake), near_dups(lake)
+    second = dedup(lake, "ray")  # a re-submit of the finished dedup changes nothing
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, out + err
+    kept = kept_problems(lake)
+    print(f"ray dedup: killed actor {actor} (+{len(pool)} pool process), expected {len(expected_kept)} kept, "
+          f"found {len(kept)}, duplicates {len(kept) - len(set(kept))}, missing {len(set(expected_kept) - set(kept))}")  # fmt: skip
+    assert once == (kept, near_dups(lake))
+    assert kept == expected_kept and near_dups(lake) == expected_near  # 0 duplicates, 0 missing
+    assert len(set(kept)) == len(kept) and len(kept) + len(expected_near) == Lake(lake).rows("problems")
+
+
+def test_train_eval_on_ray_merges_into_the_unsharded_row(ray_cluster, tmp_path):
+    lake = tmp_path / "lake"
+    with ChatServer(reasoning=False) as server:
+        whole = evaluate(chain_api(server, tmp_path / "one"))
+        proc = train_eval(server, lake, "--executor", "ray", "--tasks", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = Lake(lake).read("evals").to_pylist()
+    samples = Lake(lake).read("eval_samples").to_pylist()
+    assert len(rows) == 1 and measured(rows[0]) == measured(whole.row)
+    assert sorted((r["shard"], r["problem_id"], r["sample_idx"]) for r in samples) == sorted(
+        (shard, p, s)
+        for shard in (0, 1)
+        for p, s in whole.results[0].completions
+        if _shard(whole, p) == shard
+    )
+
+
+def _shard(result, problem_id: str) -> int:
+    """The shard of 2 that evaluates this problem: its place in the id-sorted list, mod 2 (restated)."""
+    return sorted(p["problem_id"] for p in result.results[0].problems).index(problem_id) % 2

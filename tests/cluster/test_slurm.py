@@ -20,6 +20,8 @@ from synth.problems import main as make_problems
 from tests.cluster.conftest import manifest_matches_disk, shard_of, squeue, start_synth, track, units
 from tests.conftest import ROOT, cli
 from tests.helpers.chat_server import ChatServer
+from tests.helpers.sharded_eval import chain_api, measured, start_train_eval, train_eval
+from train.eval import main as evaluate
 
 pytestmark = pytest.mark.cluster
 
@@ -171,3 +173,41 @@ def test_curate_dedup_on_slurm_scancel_then_rerun_matches_the_local_executor(slu
     assert found == expected
     drops = Lake(lake).read("drops").to_pylist()
     assert len(drops) == len({(d["unit"], d["id"], d["step"]) for d in drops})  # each dropped once
+
+
+def test_train_eval_on_slurm_scancel_one_shard_then_rerun_merges_into_the_unsharded_row(slurm, tmp_path):
+    """`train eval --executor slurm --tasks 2`: shard 1's array task is cancelled while it waits on the
+    (slow) chat server, so the command fails and writes no evals row; the re-run samples only shard 1
+    and the merged row is the unsharded one's, every response once."""
+    lake = tmp_path / "lake"
+    executor = ["--executor", "slurm", "--tasks", "2", "--slurm-partition", slurm, "--slurm-time", "10:00"]
+    with ChatServer(reasoning=False, latency_s=0.5) as server:
+        whole = evaluate(chain_api(server, tmp_path / "one"))
+        first = track(start_train_eval(server, lake, *executor))
+        job = wait_for(lambda: _running_task(1), what="shard 1's array task running")
+        subprocess.run(["scancel", job], check=True)
+        out, err = first.communicate(timeout=300)
+        assert first.returncode == 2, out + err
+        assert "1 of 2 shard tasks of eval run" in err and "re-run the same command" in err, out + err
+        assert not Lake(lake).has("evals")
+        assert {r["shard"] for r in Lake(lake).read("eval_samples").to_pylist()} == {0}
+        second = train_eval(server, lake, *executor)
+        assert second.returncode == 0, second.stdout + second.stderr
+    rows = Lake(lake).read("evals").to_pylist()
+    samples = Lake(lake).read("eval_samples").to_pylist()
+    keys = [(r["problem_id"], r["sample_idx"]) for r in samples]
+    print(
+        f"slurm eval: {len(samples)} responses after scancel + re-run, {len(keys) - len(set(keys))} duplicates"
+    )
+    assert len(rows) == 1 and measured(rows[0]) == measured(whole.row)
+    assert sorted(keys) == sorted((p, s) for p, s in whole.results[0].completions)  # 0 duplicates, 0 missing
+
+
+def _running_task(index: int) -> str | None:
+    """JOB_INDEX of a running `eval-*` array task with this index, from squeue."""
+    out = subprocess.run(["squeue", "-h", "-o", "%i %j %t"], capture_output=True, text=True, check=True)
+    for line in out.stdout.splitlines():
+        job, name, state = line.split()
+        if name.startswith("eval-") and job.endswith(f"_{index}") and state == "R":
+            return job
+    return None
