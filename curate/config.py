@@ -87,6 +87,9 @@ class FilterConfig:
     student_tokenizer: str | None = None
 
 
+DPO_CHOSEN = ("shortest", "sample")
+
+
 @dataclass
 class ViewsConfig:
     sft_k: int = 2  # at most k correct traces per problem (shortest first)
@@ -95,6 +98,7 @@ class ViewsConfig:
     sft_max_rows: int | None = None
     dpo_max_pairs: int = 2  # per problem; each rollout is used in at most one pair
     dpo_length_ratio: float | None = None  # e.g. 1.5: longer/shorter of a pair at most this
+    dpo_chosen: str = "shortest"  # shortest | sample: the order in which correct rollouts become chosen
     rl_band: tuple[float, float] = (0.01, 0.5)  # teacher pass rate kept (inclusive); > 0.5 is too easy
     rl_hard_below: float = 0.25  # pass rate at or below which a prompt counts as hard
     rl_hard_repeat: int = 2  # rows per hard prompt (reward rebalancing: oversample hard prompts)
@@ -211,5 +215,9 @@ def check(cfg: CurateConfig) -> None:
             raise UserError(
                 f"{section}.{key} must be [low, high] with 0 <= low <= high <= 1, got [{low}, {high}]"
             )
+    if cfg.views.dpo_chosen not in DPO_CHOSEN:
+        raise UserError(
+            f"views.dpo_chosen must be one of {', '.join(DPO_CHOSEN)}, got {cfg.views.dpo_chosen!r}"
+        )
     if cfg.views.dpo_length_ratio is not None and cfg.views.dpo_length_ratio < 1:
         raise UserError(f"views.dpo_length_ratio must be >= 1, got {cfg.views.dpo_length_ratio}")

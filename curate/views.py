@@ -161,11 +161,12 @@ def build_sft(
 def pair_rollouts(
     correct: list[PoolTrace], incorrect: list[PoolTrace], cfg: ViewsConfig
 ) -> list[tuple[PoolTrace, PoolTrace]]:
-    """Chosen in order shortest first; each takes the first unused rejected (by sample index), or with a
-    length ratio set, the unused rejected closest in length within the ratio."""
+    """Chosen in order shortest first (`dpo_chosen: sample`: in sample order, so the chosen side has the
+    correct rollouts' own mix of lengths and styles); each takes the first unused rejected (by sample
+    index), or with a length ratio set, the unused rejected closest in length within the ratio."""
     pairs: list[tuple[PoolTrace, PoolTrace]] = []
     unused = sorted(incorrect, key=_by_sample)
-    for c in sorted(correct, key=_by_length):
+    for c in sorted(correct, key=_by_length if cfg.dpo_chosen == "shortest" else _by_sample):
         if len(pairs) >= cfg.dpo_max_pairs or not unused:
             break
         candidates = unused

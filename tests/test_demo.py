@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["base", "mid", "sft", "dpo", "grpo"]
+STAGES = ["base", "answer-only", "mid", "sft", "dpo", "grpo"]  # in the order they are evaluated
 N_TEST = 20  # DEMO_SCALE=small in scripts/demo.sh
 STEPS = [
     "problems",
@@ -29,6 +28,7 @@ STEPS = [
     "curate",
     "mid",
     "eval",
+    "answer",
     "sft",
     "dpo",
     "grpo",
@@ -63,7 +63,7 @@ def test_every_stage_saved_a_loadable_checkpoint(demo):
         out / "mid" / "model.safetensors"
     ).read_bytes()
     # every stage starts from the previous one: one tokenizer throughout
-    vocab = {(out / s / "tokenizer.json").read_text() for s in STAGES}
+    vocab = {(out / s / "tokenizer.json").read_text() for s in STAGES}  # answer-only starts from the base
     assert len(vocab) == 1
 
 
@@ -116,24 +116,34 @@ def _first_column(rows: list[list[str]]) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _terms(text: str) -> list[str]:
-    return re.findall(r"[+*][0-9]", text)
+def _style(completion: str) -> str:
+    return "guess" if "Guess" in completion else "mental" if "in my head" in completion else "steps"
 
 
-def test_analysis_prints_pass_per_level_and_kinds_of_mistake_from_the_lake(demo):
+def test_gains_are_paired_over_problems_and_styles_counted_from_the_lake(demo):
     lake, _, stdout = demo
     samples = Lake(lake).read("eval_samples").to_pylist()
     assert len(samples) == N_TEST * len(STAGES)  # k = 1
-    per_level = _table_after(stdout, "select stage, round(")
-    assert _first_column(per_level) == STAGES
-    for stage, *cells in per_level:
-        for level, cell in enumerate(cells, start=1):
-            oks = [r["correct"] for r in samples if r["stage"] == stage and r["level"] == level]
-            assert float(cell) == pytest.approx(round(sum(oks) / len(oks), 3)), (stage, level)
-    kinds = _table_after(stdout, "select who, wrong")
-    assert _first_column(kinds) == ["teacher rollouts"] + [f"student after {s}" for s in STAGES[1:]]
-    for who, wrong, misread, other in kinds[1:]:
-        stage = who.removeprefix("student after ")
-        bad = [r for r in samples if r["stage"] == stage and not r["correct"]]
-        n_misread = sum(_terms(r["completion"]) != _terms(r["problem"]) for r in bad)
-        assert (int(wrong), int(misread), int(other)) == (len(bad), n_misread, len(bad) - n_misread), who
+    rate = {(r["stage"], r["problem_id"]): float(r["correct"]) for r in samples}
+    gains = _table_after(stdout, "with rate as")
+    assert _first_column(gains) == [
+        "mid vs base",
+        "sft vs mid",
+        "dpo vs sft",
+        "grpo vs dpo",
+        "sft vs answer-only",
+    ]
+    for step, problems, gain, se, beyond in gains:
+        after, before = step.split(" vs ")
+        diffs = [rate[(after, p)] - rate[(before, p)] for s, p in rate if s == after]
+        mean = sum(diffs) / len(diffs)
+        sd = (sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)) ** 0.5
+        assert (int(problems), float(gain)) == (N_TEST, pytest.approx(round(mean, 3))), step
+        assert float(se) == pytest.approx(round(sd / len(diffs) ** 0.5, 3)), step
+        assert beyond == str(mean > 2 * sd / len(diffs) ** 0.5), step
+    styles = _table_after(stdout, "with s as")
+    assert _first_column(styles) == STAGES[1:]
+    for stage, steps, _, mental, _, guess, _ in styles:
+        mine = [_style(r["completion"]) for r in samples if r["stage"] == stage]
+        shares = [round(mine.count(s) / len(mine), 3) for s in ("steps", "mental", "guess")]
+        assert [float(steps), float(mental), float(guess)] == pytest.approx(shares), stage

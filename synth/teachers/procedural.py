@@ -36,6 +36,7 @@ from problemsets.families.base import Family
 from problemsets.families.work import SIGN, SLIP, Fault, Work, latex, num, slip
 from sampling.config import Backends
 from sampling.types import Completion, SampleRequest
+from synth.teachers.styles import write as write_styled
 
 CHARS_PER_TOKEN = 4
 CORRECT, COPY, NOBOX, RUNAWAY = "correct", "copy", "nobox", "runaway"
@@ -140,17 +141,22 @@ def _wrong_copy(value: Fraction, rng: random.Random) -> Fraction:
     return slip(value, rng)
 
 
-def plan(row: Mapping, sample_idx: int, seed: int, max_tokens: int) -> Plan:
-    """What the teacher writes for sample `sample_idx` of `row` (a problems-table row as a mapping)."""
+def plan(row: Mapping, sample_idx: int, seed: int, max_tokens: int, styles: bool = False) -> Plan:
+    """What the teacher writes for sample `sample_idx` of `row` (a problems-table row as a mapping);
+    `styles`: `chain` problems in one of three styles (synth/teachers/styles.py)."""
     rng = random.Random(int(stable_hash(f"{row['problem_id']}\x1f{sample_idx}\x1f{seed}"), 16))
     sol = _clean_solution(row.get("meta") or "{}")
-    mode = _pick_mode(rng, _level(row), compact=sol is not None and sol.family.compact)
-    if sol is None:
-        text, answer = _generic(row, mode, rng, max_tokens)
-    elif sol.family.compact:
-        text, answer = _compact(sol, mode, rng)
+    if styles and sol is not None and sol.family.name == "chain":
+        text, answer, correct = write_styled(sol.params, _level(row), rng)
+        mode = CORRECT if correct else SLIP
     else:
-        text, answer = _verbose(sol, mode, rng, max_tokens)
+        mode = _pick_mode(rng, _level(row), compact=sol is not None and sol.family.compact)
+        if sol is None:
+            text, answer = _generic(row, mode, rng, max_tokens)
+        elif sol.family.compact:
+            text, answer = _compact(sol, mode, rng)
+        else:
+            text, answer = _verbose(sol, mode, rng, max_tokens)
     limit = CHARS_PER_TOKEN * max_tokens
     finish = "stop"
     if len(text) > limit:
@@ -255,12 +261,14 @@ def _row(req: SampleRequest) -> dict:
 class ProceduralTeacher:
     """Implements the Teacher protocol (sampling/types.py); costs nothing, needs no network."""
 
-    name = "procedural"
+    def __init__(self, styles: bool = False):
+        self.styles = styles
+        self.name = "procedural:styles" if styles else "procedural"
 
     def generate(self, requests: list[SampleRequest]) -> Iterator[tuple[SampleRequest, Completion]]:
         for req in requests:
             start = time.perf_counter()
-            p = plan(_row(req), req.sample_idx, req.seed, req.max_tokens)
+            p = plan(_row(req), req.sample_idx, req.seed, req.max_tokens, self.styles)
             prompt_chars = sum(len(m.get("content") or "") for m in req.messages)
             yield (
                 req,
@@ -280,6 +288,6 @@ class ProceduralTeacher:
 
 def make(rest: str, backends: Backends, seed: int = 0) -> ProceduralTeacher:
     """Registry factory (the same signature as sampling's backends); every sample is seeded by its unit."""
-    if rest:
-        raise UserError(f"teacher 'procedural' takes no argument, got 'procedural:{rest}'")
-    return ProceduralTeacher()
+    if rest not in ("", "styles"):
+        raise UserError(f"teacher 'procedural' takes no argument or 'styles', got 'procedural:{rest}'")
+    return ProceduralTeacher(styles=rest == "styles")

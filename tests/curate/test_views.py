@@ -17,7 +17,9 @@ import pytest
 from curate_lake import INSTRUCTION, benchmark_file, config, problem_row, trace_row, verdict_row, write
 
 from curate import pipeline
+from curate.config import check, load_config
 from curate.views import PoolTrace, Problem, build_sft, pair_rollouts
+from lakehouse.errors import UserError
 from lakehouse.store import Lake
 
 TEXT = {
@@ -161,7 +163,11 @@ def test_funnel_of_the_fixture(lake):
 def test_view_json_records_parameters_and_input_snapshot(lake):
     record = json.loads((lake.path("views/dpo") / ".view.json").read_text())
     assert record["view"] == "dpo" and record["rows"] == 3
-    assert record["params"]["views"] == {"dpo_max_pairs": 2, "dpo_length_ratio": None}
+    assert record["params"]["views"] == {
+        "dpo_max_pairs": 2,
+        "dpo_length_ratio": None,
+        "dpo_chosen": "shortest",
+    }
     # the prompt the teacher answered, with the problem marked: the views keep it, never rebuild it
     assert record["params"]["prompts"] == [
         json.dumps([{"role": "user", "content": "{problem}\n" + INSTRUCTION}])
@@ -190,6 +196,29 @@ def test_length_matching(ratio, expected):
     incorrect = [_trace("A", s, ROLLOUTS[("A", s)][1]) for s in (3, 4)]
     pairs = pair_rollouts(correct, incorrect, cfg)
     assert [(c.trace_id, r.trace_id) for c, r in pairs] == expected
+
+
+@pytest.mark.parametrize(
+    "order, expected",
+    [
+        ("shortest", [("A1", "A3"), ("A2", "A4")]),  # chosen 10 then 20 long; the 30-long A0 is left out
+        ("sample", [("A0", "A3"), ("A1", "A4")]),  # chosen in sample order, whatever their lengths
+    ],
+)
+def test_chosen_order(order, expected):
+    cfg = config(Path("unused"), []).views
+    cfg.dpo_chosen = order
+    correct = [_trace("A", s, ROLLOUTS[("A", s)][1]) for s in (2, 0, 1)]
+    incorrect = [_trace("A", s, ROLLOUTS[("A", s)][1]) for s in (4, 3)]
+    pairs = pair_rollouts(correct, incorrect, cfg)
+    assert [(c.trace_id, r.trace_id) for c, r in pairs] == expected
+
+
+def test_unknown_chosen_order_is_a_one_line_error(tmp_path):
+    (tmp_path / "c.yaml").write_text("views:\n  dpo_chosen: longest\n")
+    with pytest.raises(UserError) as e:
+        check(load_config(tmp_path / "c.yaml"))
+    assert str(e.value) == "views.dpo_chosen must be one of shortest, sample, got 'longest'"
 
 
 def test_sft_band_prefers_and_optionally_drops(tmp_path):

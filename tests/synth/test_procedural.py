@@ -216,10 +216,11 @@ def test_teacher_protocol_yields_every_request_with_counts(problems):
         assert c.cost_usd == 0.0 and c.error is None and c.latency_s >= 0
 
 
-def test_procedural_takes_no_argument():
+def test_procedural_takes_no_argument_or_styles():
     with pytest.raises(UserError) as e:
         make_teacher("procedural:fast", GenerateConfig())
-    assert str(e.value) == "teacher 'procedural' takes no argument, got 'procedural:fast'"
+    assert str(e.value) == "teacher 'procedural' takes no argument or 'styles', got 'procedural:fast'"
+    assert make_teacher("procedural:styles", GenerateConfig()).name == "procedural:styles"
 
 
 def test_gold_answers_are_latex_of_exact_values():
