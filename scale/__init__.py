@@ -1,4 +1,4 @@
-"""Where a datatrove pipeline runs: one executor factory for every package that scales out (synth, curate)."""
+"""Where a datatrove pipeline runs: one executor factory for every package that scales out (synth, curate, train eval)."""
 
 from scale.executors import EXECUTORS, Resources, build_executor, completed, wait_slurm
 

@@ -6,18 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lakehouse.errors import UserError
 from lakehouse.options import opt
 from sampling.config import Backends, BatchConfig, HFConfig, OpenAIConfig, VLLMConfig
 from sampling.prompts import DEFAULT_INSTRUCTION
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise UserError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
-    return i, n
+from scale.shards import parse_shard
 
 
 @dataclass
@@ -26,7 +18,7 @@ class GenerateConfig:
     teacher: str = opt(
         "procedural",
         "--teacher",
-        "procedural | openai:MODEL | openai-batch:MODEL | vllm:PATH | vllm-batch:PATH | hf:PATH",
+        "procedural[:styles] | openai:MODEL | openai-batch:MODEL | vllm:PATH | vllm-batch:PATH | hf:PATH",
     )
     run: str = opt("default", "--run", "Run name; re-running a run finishes what is missing.")
     samples: int = opt(8, "--samples", "Rollouts per problem.")

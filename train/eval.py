@@ -38,7 +38,7 @@ from reward.judge import Case, Judge, JudgeConfig, judge_name, rejudge
 from sampling.prompts import DEFAULT_INSTRUCTION, assistant_text, prompt_messages, sample_seed
 from sampling.types import SampleRequest
 from scale import EXECUTORS
-from synth.config import parse_shard
+from scale.shards import parse_shard
 from train import eval_fingerprint as fp
 from train.eval_metrics import maj_at_k, pass_at_1, pass_at_k, standard_error
 from train.eval_shard import complete_write, eval_run_id, expected_keys, shard_slice

@@ -99,6 +99,26 @@ def test_vllm_in_process(tiny_model, tmp_path):
     assert [r["completion"] for r in traces(lake, "v2")] == [r["completion"] for r in rows]
 
 
+def test_vllm_teacher_sharded_by_the_executor(tiny_model, tmp_path):
+    """`--executor local --tasks 2`: two shard tasks (datatrove's local executor, one vLLM engine each, from the
+    task's rank) land in one lake with exactly the unsharded run's (problem, sample) set and seeds."""
+    lake = lake_with_problems(tmp_path / "lake", 5)
+    common = ["--lake", str(lake), "--teacher", f"vllm:{tiny_model}", "--samples", "2", "--max-tokens",
+              str(MAX_TOKENS), "--dtype", "float32", "--max-model-len", "512", "--enforce-eager", "--no-progress"]  # fmt: skip
+    sharded = subprocess.run(
+        [cli("synth"), "generate", *common, "--run", "sharded", "--executor", "local", "--tasks", "2", "--workers", "1"],
+        capture_output=True, text=True, timeout=600, env={**os.environ},
+    )  # fmt: skip
+    assert sharded.returncode == 0, sharded.stderr[-3000:]
+    assert "ran 2 shard tasks of run sharded on local" in sharded.stdout
+    whole = subprocess.run([cli("synth"), "generate", *common, "--run", "whole", "--no-reuse"],
+                           capture_output=True, text=True, timeout=600, env={**os.environ})  # fmt: skip
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    key = lambda r: (r["prompt"], r["sample_idx"], r["seed"])  # noqa: E731
+    assert sorted(map(key, traces(lake, "sharded"))) == sorted(map(key, traces(lake, "whole")))
+    assert len(traces(lake, "sharded")) == 10  # 5 problems x 2 samples, none twice
+
+
 def test_openai_teacher_against_vllm_serve(tiny_model, tmp_path):
     port = 18000 + os.getpid() % 1000
     server = subprocess.Popen(
