@@ -110,7 +110,7 @@ def test_vllm_teacher_sharded_by_the_executor(tiny_model, tmp_path):
         capture_output=True, text=True, timeout=600, env={**os.environ},
     )  # fmt: skip
     assert sharded.returncode == 0, sharded.stderr[-3000:]
-    assert "ran 2 shard tasks of run sharded on local" in sharded.stdout
+    assert "ran 2 shard tasks of run sharded on the local executor" in sharded.stdout
     whole = subprocess.run([cli("synth"), "generate", *common, "--run", "whole", "--no-reuse"],
                            capture_output=True, text=True, timeout=600, env={**os.environ})  # fmt: skip
     assert whole.returncode == 0, whole.stderr[-3000:]
