@@ -10,7 +10,7 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from lakehouse.errors import UserError
@@ -85,6 +85,30 @@ def build_executor(
     return RayPipelineExecutor(
         **common, workers=res.workers, cpus_per_task=res.cpus_per_task, gpus_per_task=res.gpus_per_task
     )
+
+
+def resources_from(cfg, job_name: str) -> Resources:
+    """A command's executor settings, from its config fields of the same names (synth, train eval)."""
+    given = {f.name: getattr(cfg, f.name) for f in fields(Resources) if hasattr(cfg, f.name)}
+    return Resources(**{**given, "job_name": job_name})
+
+
+def run_to_completion(executor, kind: str, tasks: int, what: str) -> str:
+    """Run the executor's tasks (on Slurm: submit, then wait for the array job to leave the queue) and
+    return the one-line summary. A task that did not complete (cancelled, failed, node lost, and on Ray also
+    after datatrove's own resubmissions of a crashed worker) is a UserError that says to re-run: the same
+    command finishes exactly what is missing."""
+    executor.run()
+    where = executor.logging_dir.path
+    engine = {"slurm": "Slurm", "ray": "Ray"}.get(kind, "the local executor")
+    done = wait_slurm(executor) if kind == "slurm" else completed(where, tasks)
+    job = f" (job {executor.job_id})" if kind == "slurm" else ""
+    if done < tasks:
+        raise UserError(
+            f"{tasks - done} of {tasks} shard tasks of {what} did not complete on {engine}{job}; "
+            f"logs in {where}; re-run the same command to finish them"
+        )
+    return f"ran {tasks} shard tasks of {what} on {engine}{job}; logs in {where}"
 
 
 def _same_python() -> str:

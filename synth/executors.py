@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lakehouse.errors import UserError
-from scale import EXECUTORS, Resources, completed, wait_slurm
+from scale import EXECUTORS, resources_from, run_to_completion
 from scale import build_executor as build
 from synth.config import GenerateConfig
 
@@ -52,15 +52,7 @@ def build_executor(cfg: GenerateConfig):
         raise UserError("--shard and --executor exclude each other: the executor assigns the shards")
     if cfg.executor == "slurm" and not cfg.slurm_partition:
         raise UserError("--executor slurm needs --slurm-partition")
-    resources = Resources(
-        workers=cfg.workers,
-        cpus_per_task=cfg.cpus_per_task,
-        gpus_per_task=cfg.gpus_per_task,
-        slurm_partition=cfg.slurm_partition,
-        slurm_time=cfg.slurm_time,
-        slurm_qos=cfg.slurm_qos,
-        job_name=f"synth-{cfg.run}",
-    )
+    resources = resources_from(cfg, job_name=f"synth-{cfg.run}")
     # every task reruns: a finished shard returns at once, one that recorded errors retries them
     return build(
         cfg.executor, [ShardWorker(cfg)], cfg.tasks, logging_dir(cfg), resources, skip_completed=False
@@ -68,19 +60,6 @@ def build_executor(cfg: GenerateConfig):
 
 
 def run_sharded(cfg: GenerateConfig) -> str:
-    """Run the N shard workers (on Slurm: submit them, then wait for the array job to leave the queue);
-    returns the one-line summary. A task that did not complete (cancelled, failed, node lost, and on Ray
-    also after datatrove's own resubmissions of a crashed worker) is a UserError that says to re-run:
-    the same command finishes exactly the missing units."""
-    executor = build_executor(cfg)
-    executor.run()
-    where = logging_dir(cfg)
-    engine = {"slurm": "Slurm", "ray": "Ray"}.get(cfg.executor, "the local executor")
-    done = wait_slurm(executor) if cfg.executor == "slurm" else completed(where, cfg.tasks)
-    job = f" (job {executor.job_id})" if cfg.executor == "slurm" else ""
-    if done < cfg.tasks:
-        raise UserError(
-            f"{cfg.tasks - done} of {cfg.tasks} shard tasks of run {cfg.run} did not complete on {engine}{job}; "
-            f"logs in {where}; re-run the same command to finish them"
-        )
-    return f"ran {cfg.tasks} shard tasks of run {cfg.run} on {engine}{job}; logs in {where}"
+    """Run the N shard workers and return the one-line summary (scale.run_to_completion: a task that did
+    not complete is a UserError that says to re-run; the same command finishes exactly the missing units)."""
+    return run_to_completion(build_executor(cfg), cfg.executor, cfg.tasks, f"run {cfg.run}")

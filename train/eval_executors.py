@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lakehouse.errors import UserError
-from scale import Resources, completed, wait_slurm
 from scale import build_executor as build
+from scale import resources_from, run_to_completion
 from train.eval import EvalConfig, EvalResult, eval_run, load_benchmark, model_identity, protocol_for
 
 
@@ -39,33 +38,16 @@ def logging_dir(cfg: EvalConfig, run: str) -> Path:
 
 
 def run_sharded(cfg: EvalConfig) -> EvalResult:
-    """Run the shard tasks (on Slurm: submit, then wait for the array job to leave the queue), then merge.
-    A task that did not complete is a UserError that says to re-run the same command."""
+    """Run the shard tasks (scale.run_to_completion: one that did not complete is a UserError that says to
+    re-run the same command), then merge."""
     from problemsets.registry import resolve
+    from train.eval_merge import merge
 
     loaded = [(b, protocol_for(cfg, b), load_benchmark(cfg, b)) for b in resolve(cfg.benchmark)]
     run = eval_run(cfg, loaded, model_identity(cfg), cfg.tasks)
-    where = logging_dir(cfg, run)
-    resources = Resources(
-        workers=cfg.workers,
-        cpus_per_task=cfg.cpus_per_task,
-        gpus_per_task=cfg.gpus_per_task,
-        slurm_partition=cfg.slurm_partition,
-        slurm_time=cfg.slurm_time,
-        slurm_qos=cfg.slurm_qos,
-        job_name=f"eval-{run}",
+    resources = resources_from(cfg, job_name=f"eval-{run}")
+    executor = build(
+        cfg.executor, [ShardWorker(cfg)], cfg.tasks, logging_dir(cfg, run), resources, skip_completed=False
     )
-    executor = build(cfg.executor, [ShardWorker(cfg)], cfg.tasks, where, resources, skip_completed=False)
-    executor.run()
-    engine = {"slurm": "Slurm", "ray": "Ray"}.get(cfg.executor, "the local executor")
-    done = wait_slurm(executor) if cfg.executor == "slurm" else completed(where, cfg.tasks)
-    job = f" (job {executor.job_id})" if cfg.executor == "slurm" else ""
-    if done < cfg.tasks:
-        raise UserError(
-            f"{cfg.tasks - done} of {cfg.tasks} shard tasks of eval run {run} did not complete on {engine}{job}; "
-            f"logs in {where}; re-run the same command to finish them"
-        )
-    print(f"ran {cfg.tasks} shard tasks of eval run {run} on {engine}{job}; logs in {where}")
-    from train.eval_merge import merge
-
+    print(run_to_completion(executor, cfg.executor, cfg.tasks, f"eval run {run}"))
     return merge(replace(cfg, merge=cfg.tasks, executor="none"))
