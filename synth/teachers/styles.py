@@ -2,11 +2,11 @@
 
 Built so that the recipe's last two stages have something to act on (docs/demo.md: the design and what
 was measured). The chain `3+5*7+4` can be answered
-- `steps` (half the rollouts): one operation per written step, `3+5=8*7=6+4=0`, the plain procedural
+- `steps` (60 % of the rollouts): one operation per written step, `3+5=8*7=6+4=0`, the plain procedural
   teacher's trace; the teacher slips a step now and then (more on longer chains);
 - `mental` (15 %): the chain restated and the result, `3+5*7+4=0, in my head`; the teacher does the
   arithmetic in its head and is always right, which a small student cannot imitate;
-- `guess` (the rest): a guessed result first, then one or two steps left unfinished, `Guess: 0. 3+5=8...`;
+- `guess` (25 %): a guessed result first, then one or two steps left unfinished, `Guess: 0. 3+5=8...`;
   right half the time.
 So the teacher's incorrect rollouts are mostly guesses (Rollout DPO can learn to avoid them), while the
 mental rollouts are never wrong (no preference pair singles them out): only the student's own rollouts
@@ -27,6 +27,12 @@ def _apply(value: int, op: str, d: int) -> int:
     return (value + d if op == "+" else value * d) % 10
 
 
+def _value(start: int, ops: list) -> int:
+    for op, d in ops:
+        start = _apply(start, op, d)
+    return start
+
+
 def _wrong(value: int, rng: random.Random) -> int:
     return (value + rng.randrange(1, 10)) % 10
 
@@ -35,17 +41,12 @@ def working(params: dict, style: str, correct: bool, rng: random.Random) -> tupl
     """The working of a chain problem in `style` and its final digit."""
     start, ops = params["start"], [(op, d) for op, d in params["ops"]]
     if style == "mental":
-        value = start
-        for op, d in ops:
-            value = _apply(value, op, d)
+        value = _value(start, ops)
         return str(start) + "".join(f"{op}{d}" for op, d in ops) + f"={value}, in my head", value
     shown = len(ops) if style == "steps" else min(len(ops) - 1, rng.randint(1, 2))
     slipped = None if correct or style == "guess" else rng.randrange(shown)
     if style == "guess":  # the guess comes first, then a start on the working that is left unfinished
-        value = start
-        for op, d in ops:
-            value = _apply(value, op, d)
-        value = value if correct else _wrong(value, rng)
+        value = _value(start, ops) if correct else _wrong(_value(start, ops), rng)
         steps, _ = working({"start": start, "ops": ops[:shown]}, "steps", True, rng)
         return f"Guess: {value}. {steps}...", value
     value, parts = start, [str(start)]
