@@ -72,6 +72,17 @@ def main(argv: list[str] | None = None) -> None:
         importlib.import_module(STAGES[command].module).main(cfg)
     except UserError as e:
         fail(str(e))
+    _release_process_group()
+
+
+def _release_process_group() -> None:
+    """Under `accelerate launch`, each rank waits for the others and tears the process group down itself:
+    left to interpreter shutdown, gloo's threads can abort a rank that has finished its work (SIGABRT,
+    "terminate called without an active exception"; seen once in a CI run), failing the launch."""
+    dist = sys.modules.get("torch.distributed")  # only loaded when a stage ran
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def parse_stage(command: str, argv: list[str]):
