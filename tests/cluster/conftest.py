@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 from lakehouse.store import Lake
-from tests.conftest import BIN, ROOT, cli
+from tests.conftest import BIN, FIXTURES, ROOT, cli
 
 STARTED: list[subprocess.Popen] = []  # CLIs a test started in the background (see `track`)
 
@@ -121,3 +121,23 @@ def start_synth(lake: Path, base_url: str, run: str, samples: int, *executor: st
     cmd += ["--run", run, *executor]
     env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
     return track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+
+
+def dedup_lakes(tmp_path: Path, rollouts: bool = True) -> tuple[Path, Path]:
+    """A lake with real near-duplicate pairs (tests/fixtures) among builtin problems, and a copy of it for
+    the local executor's reference run: (lake, local copy). `rollouts`: 2 procedural samples per problem
+    (what `curate run` needs; `curate dedup` alone does not)."""
+    from synth.problems import ProblemsConfig
+    from synth.problems import main as make_problems
+
+    lake = tmp_path / "lake"
+    for source in (str(FIXTURES / "near_duplicates_realdata.jsonl"), "builtin:arith"):
+        make_problems(ProblemsConfig(lake=lake, source=source, n=20, seed=3))
+    if rollouts:
+        subprocess.run(
+            [cli("synth"), "generate", "--lake", str(lake), "--teacher", "procedural", "--samples", "2", "--no-progress"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    local = tmp_path / "local"
+    shutil.copytree(lake, local)
+    return lake, local

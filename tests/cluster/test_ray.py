@@ -5,7 +5,6 @@ resubmits the rank, and the lake holds exactly the expected (problem_id, sample_
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -17,9 +16,17 @@ import pytest
 from lakehouse.store import Lake
 from synth.problems import ProblemsConfig
 from synth.problems import main as make_problems
-from tests.cluster.conftest import holder_of, manifest_matches_disk, shard_of, start_synth, track, units
+from tests.cluster.conftest import (
+    dedup_lakes,
+    holder_of,
+    manifest_matches_disk,
+    shard_of,
+    start_synth,
+    track,
+    units,
+)
 from tests.cluster.test_slurm import curate, curate_config, journaled, near_dup_drops, wait_for
-from tests.conftest import FIXTURES, cli
+from tests.conftest import cli
 from tests.helpers.chat_server import ChatServer
 from tests.helpers.sharded_eval import chain_api, measured, train_eval
 from train.eval import main as evaluate
@@ -72,15 +79,7 @@ def test_synth_on_ray_sigkill_one_worker_is_exactly_once(ray_cluster, tmp_path):
 
 
 def test_curate_dedup_on_ray_matches_the_local_executor(ray_cluster, tmp_path):
-    lake = tmp_path / "lake"
-    for source in (str(FIXTURES / "near_duplicates_realdata.jsonl"), "builtin:arith"):
-        make_problems(ProblemsConfig(lake=lake, source=source, n=20, seed=3))
-    subprocess.run(
-        [cli("synth"), "generate", "--lake", str(lake), "--teacher", "procedural", "--samples", "2", "--no-progress"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    local_lake = tmp_path / "local"
-    shutil.copytree(lake, local_lake)
+    lake, local_lake = dedup_lakes(tmp_path)
     for where, executor in ((local_lake, "local"), (lake, "ray")):
         proc = curate(where, curate_config(tmp_path, executor, None))
         out, err = proc.communicate(timeout=300)
@@ -126,11 +125,7 @@ def test_curate_dedup_on_ray_sigkill_one_worker_then_resubmit_is_the_local_set(r
     stages is SIGKILLed (the actor and its pool process); datatrove resubmits the rank, the command
     succeeds, a re-submit changes nothing, and the kept problems and near-dup drops are exactly the local
     executor's."""
-    lake = tmp_path / "lake"
-    for source in (str(FIXTURES / "near_duplicates_realdata.jsonl"), "builtin:arith"):
-        make_problems(ProblemsConfig(lake=lake, source=source, n=20, seed=3))
-    local = tmp_path / "local"
-    shutil.copytree(lake, local)
+    lake, local = dedup_lakes(tmp_path, rollouts=False)
 
     def dedup(where: Path, executor: str) -> subprocess.Popen:
         cmd = [cli("curate"), "dedup", "--lake", str(where), "--executor", executor, "--tasks", "2"]

@@ -17,7 +17,15 @@ import pytest
 from lakehouse.store import Lake
 from synth.problems import ProblemsConfig
 from synth.problems import main as make_problems
-from tests.cluster.conftest import manifest_matches_disk, shard_of, squeue, start_synth, track, units
+from tests.cluster.conftest import (
+    dedup_lakes,
+    manifest_matches_disk,
+    shard_of,
+    squeue,
+    start_synth,
+    track,
+    units,
+)
 from tests.conftest import ROOT, cli
 from tests.helpers.chat_server import ChatServer
 from tests.helpers.sharded_eval import chain_api, measured, start_train_eval, train_eval
@@ -139,19 +147,7 @@ def test_curate_dedup_on_slurm_scancel_then_rerun_matches_the_local_executor(slu
     """Real near-duplicate pairs (tests/fixtures) among builtin problems: dedup's four datatrove stages
     as dependent Slurm array jobs. One signature task is cancelled, so its dependants are cancelled too
     (kill_invalid_depend) and the run fails; the re-run finds exactly what the local executor finds."""
-    import shutil
-
-    from tests.conftest import FIXTURES
-
-    lake = tmp_path / "lake"
-    for source in (str(FIXTURES / "near_duplicates_realdata.jsonl"), "builtin:arith"):
-        make_problems(ProblemsConfig(lake=lake, source=source, n=20, seed=3))
-    subprocess.run(
-        [cli("synth"), "generate", "--lake", str(lake), "--teacher", "procedural", "--samples", "2", "--no-progress"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    local_lake = tmp_path / "local"
-    shutil.copytree(lake, local_lake)
+    lake, local_lake = dedup_lakes(tmp_path)
     proc = curate(local_lake, curate_config(tmp_path, "local", None))
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, out + err
