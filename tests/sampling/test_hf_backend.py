@@ -8,16 +8,10 @@ from lakehouse.store import Lake
 from sampling.checkpoints import load_tokenizer
 from sampling.hf import HFTeacher
 from sampling.types import SampleRequest
-from train.tiny import TinySpec, build, save
+from tests.helpers.tiny_spec import SMALL
+from train.tiny import build, save
 
-SPEC = TinySpec(
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    num_key_value_heads=2,
-    head_dim=16,
-    intermediate_size=64,
-)
+SPEC = SMALL
 
 
 @pytest.fixture(scope="module")

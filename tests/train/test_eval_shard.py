@@ -15,8 +15,9 @@ from lakehouse.schema import EVAL_SAMPLES
 from lakehouse.store import Lake
 from tests.helpers.chat_server import ChatServer
 from tests.helpers.sharded_eval import chain_api, measured, train_eval
+from tests.helpers.tiny_spec import SMALL
 from train.eval import EvalConfig, load_benchmark, main
-from train.tiny import TinySpec, build, save
+from train.tiny import build, save
 
 
 def responses(lake, run: str) -> dict:
@@ -32,17 +33,7 @@ def tiny(tmp_path_factory):
     """A randomly initialised tiny Qwen2 with a char tokenizer trained on the problems it will see."""
     probe = EvalConfig(model="unused", benchmark="builtin:chain", n=6)
     corpus = [p["problem"] for p in load_benchmark(probe)] + ["<think>5+7=2*3=6</think>\\boxed{6}"]
-    model, tok = build(
-        TinySpec(
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            num_key_value_heads=2,
-            head_dim=16,
-            intermediate_size=64,
-        ),
-        corpus,
-    )
+    model, tok = build(SMALL, corpus)
     return save(model, tok, tmp_path_factory.mktemp("tiny") / "student")
 
 

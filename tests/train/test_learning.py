@@ -21,22 +21,15 @@ import torch
 from transformers import TrainerCallback
 
 from sampling.checkpoints import load_tokenizer
+from tests.helpers.tiny_spec import SMALL
 from tests.train.conftest import Steps, parse
 from train import dpo, grpo
 from train.stabilisers import TemperatureSchedule
-from train.tiny import TinySpec, build, save
+from train.tiny import build, save
 
 DIGITS = "0123456789"
 GOLD = "7"
-SPEC = TinySpec(
-    tokenizer="char",
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    num_key_value_heads=2,
-    head_dim=16,
-    intermediate_size=64,
-)
+SPEC = SMALL  # character tokenizer (the default)
 
 
 def prompts(n: int, seed: int) -> list[list[dict]]:

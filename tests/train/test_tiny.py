@@ -6,17 +6,10 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from sampling.checkpoints import load_tokenizer
+from tests.helpers.tiny_spec import SMALL
 from train.tiny import CHAT_TEMPLATE, EOS, PAD, TinySpec, build, save
 
 TEXT = "Left to right, mod 10: 7*3+4\nPlease reason step by step.\n\t<think>7*3=1+4=5</think>\\boxed{5}"
-SMALL = TinySpec(
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    num_key_value_heads=2,
-    head_dim=16,
-    intermediate_size=64,
-)
 
 
 def test_char_tokenizer_is_one_token_per_character_and_decodes_exactly():
